@@ -1,0 +1,105 @@
+"""Scan speed against the decode floor, re-scan time and peak memory.
+
+    python benchmarks/bench_scan.py --photos ../shared/dev-photos --count 200 --size 4032x3024
+
+Synthesises phone-sized JPEGs (upscaled development photos, quality 90) into --work once, then
+prints: the decode floor (every image decoded with the scan's own draft settings, in as many
+processes as the scan uses), the full scan with an empty cache, their ratio, the re-scan of the
+unchanged folder, and peak RSS of the scan process and of its decode workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import multiprocessing
+import os
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+
+def synthesise(photos: Path, work: Path, count: int, size: tuple[int, int]) -> list[Path]:
+    folder = work / f"jpeg-{size[0]}x{size[1]}-{count}"
+    sources = sorted(photos.glob("*.jpg"))
+    if folder.is_dir() and len(list(folder.glob("*.jpg"))) == count:
+        return sorted(folder.glob("*.jpg"))
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for i in range(count):
+        with Image.open(sources[i % len(sources)]) as img:
+            big = img.convert("RGB").resize(size, Image.Resampling.BICUBIC)
+            if i >= len(sources):  # repeat sources as distinct files: mirrored, re-encoded
+                big = big.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+            big.save(folder / f"img{i:05d}.jpg", "JPEG", quality=90)
+    return sorted(folder.glob("*.jpg"))
+
+
+def _decode_only(path: str) -> int:
+    from ndid_desktop.engine.decode import decode
+
+    return decode(path).image.width
+
+
+def decode_floor(files: list[Path], workers: int) -> float:
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        list(pool.map(_decode_only, [str(files[0])] * workers))  # start the workers first
+        start = time.perf_counter()
+        list(pool.map(_decode_only, [str(f) for f in files], chunksize=4))
+        return time.perf_counter() - start
+
+
+def run_scan(folder: Path, cache: Path, model_set: str, models: Path) -> tuple[float, object]:
+    from ndid_desktop.engine import Root, ScanConfig, scan
+
+    config = ScanConfig(model_set=model_set, cache_path=cache, models_dir=models)
+    start = time.perf_counter()
+    report = scan([Root(folder)], config)
+    return time.perf_counter() - start, report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", type=Path, default=Path("../shared/dev-photos"))
+    parser.add_argument("--work", type=Path, default=Path("bench-data"))
+    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--size", default="4032x3024")
+    parser.add_argument("--model-set", default="standard")
+    args = parser.parse_args()
+    size = tuple(int(v) for v in args.size.split("x"))
+    files = synthesise(args.photos, args.work, args.count, (size[0], size[1]))
+    folder = files[0].parent
+    workers = os.cpu_count() or 1
+    megapixels = size[0] * size[1] / 1e6
+    print(f"{len(files)} JPEGs of {size[0]}x{size[1]} ({megapixels:.1f} MP), {workers} cores")
+
+    floor = decode_floor(files, workers)
+    cache = args.work / "bench-cache.sqlite"
+    for leftover in args.work.glob("bench-cache.sqlite*"):
+        leftover.unlink()
+    models = args.work / "models"
+    first, report = run_scan(folder, cache, args.model_set, models)
+    again, _ = run_scan(folder, cache, args.model_set, models)
+    rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    n = len(files)
+    stats = report.stats  # type: ignore[attr-defined]
+    print(f"decode floor     {floor:7.1f} s  {n / floor:6.1f} images/s")
+    print(f"full scan        {first:7.1f} s  {n / first:6.1f} images/s  "
+          f"ratio to floor {first / floor:.2f}x  (model set {args.model_set})")  # fmt: skip
+    print(f"  stages: {stats.seconds}")
+    print(f"re-scan          {again:7.1f} s  ({again / first:.1%} of the first scan)")
+    print(f"peak RSS         scan process {rss_self:.0f} MiB, largest decode worker "
+          f"{rss_children:.0f} MiB")  # fmt: skip
+    print(f"pairs: {stats.candidate_pairs} candidates, {stats.gated_pairs} gated, "
+          f"{stats.groups} groups")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

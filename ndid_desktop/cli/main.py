@@ -1,0 +1,256 @@
+"""`ndid`: the headless command line over the engine. Everything the GUI does, this can do."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .. import __version__
+from ..engine.config import MODEL_SETS, Root, ScanConfig
+from ..engine.progress import CancelToken
+from ..paths import cache_path, data_dir
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+DESCRIPTION = """\
+NDID finds the files in your photo folders that are really the same picture — resized,
+recompressed, converted, cropped, recoloured, rotated or flipped copies — groups them and says
+which file is the original. It never changes or deletes a photo by itself.
+
+examples:
+  ndid scan ~/Pictures --json report.json        find duplicates, write a report
+  ndid scan ~/Pictures --reference ~/Originals   never propose files in ~/Originals
+  ndid compare a.jpg b.jpg                       explain why two files match (or not)
+"""
+
+
+def _add_scan_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model-set",
+        choices=MODEL_SETS,
+        default="standard",
+        help="'standard': hashes + EfficientNet-Lite0 + keypoint check (default); "
+        "'fast': perceptual hashes only",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="decision threshold on the match probability (default: the "
+        "calibration's, chosen for 99.5%% precision)",
+    )
+    p.add_argument(
+        "--calibration",
+        type=Path,
+        default=None,
+        help="a calibration file from 'ndid calibrate' (default: the bundled one)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ndid", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"ndid {__version__}")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where NDID keeps its cache (default: your user data folder)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    scan = sub.add_parser(
+        "scan",
+        help="find groups of duplicate pictures under folders",
+        description="Scan folders and report groups of files that are the "
+        "same picture, with the file to keep in each group.",
+    )
+    scan.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folders to scan")
+    scan.add_argument(
+        "--reference",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="a folder of originals: its files are never proposed for deletion "
+        "and always kept (repeatable)",
+    )
+    scan.add_argument(
+        "--exclude",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="a subfolder to leave out (repeatable)",
+    )
+    scan.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
+    scan.add_argument("--csv", type=Path, metavar="FILE", help="write the groups as CSV")
+    scan.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    scan.add_argument("--include-hidden", action="store_true", help="also scan hidden folders")
+    scan.add_argument("--workers", type=int, default=0, help="decode processes (default: cores)")
+    _add_scan_options(scan)
+
+    compare = sub.add_parser("compare", help="compare two files and explain the decision")
+    compare.add_argument("a", type=Path)
+    compare.add_argument("b", type=Path)
+    compare.add_argument("--json", action="store_true", help="print JSON instead of prose")
+    _add_scan_options(compare)
+
+    from .calibrate_cmd import add_calibrate_parser, add_eval_parser
+
+    add_calibrate_parser(sub)
+    add_eval_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args)) if hasattr(args, "handler") else _dispatch(args)
+    except KeyboardInterrupt:
+        print("\ncancelled; what was read so far is cached for next time", file=sys.stderr)
+        return EXIT_CANCELLED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "scan":
+        return run_scan(args)
+    if args.command == "compare":
+        return run_compare(args)
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def _config(args: argparse.Namespace, **extra: object) -> ScanConfig:
+    return ScanConfig(
+        model_set=args.model_set,
+        threshold=args.threshold,
+        calibration_path=args.calibration,
+        models_dir=data_dir(args.data_dir) / "models",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    from ..engine.decision import CalibrationError
+    from ..engine.discover import RootNotFoundError
+    from ..engine.pipeline import scan
+    from ..engine.progress import ScanCancelled
+    from ..engine.report import write_csv, write_json
+    from .progress import TerminalProgress
+
+    cache = None if args.no_cache else cache_path(data_dir(args.data_dir))
+    config = _config(
+        args, cache_path=cache, workers=args.workers, skip_hidden=not args.include_hidden
+    )
+    roots = [Root(p, excluded=tuple(args.exclude)) for p in args.paths]
+    roots += [Root(p, reference=True, excluded=tuple(args.exclude)) for p in args.reference]
+    progress = TerminalProgress()
+    try:
+        report = scan(roots, config, progress, CancelToken())
+    except RootNotFoundError as exc:
+        print(f"ndid: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CalibrationError as exc:
+        print(f"ndid: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except ScanCancelled:
+        return EXIT_CANCELLED
+    finally:
+        progress.close()
+    if args.json:
+        write_json(report, args.json)
+    if args.csv:
+        write_csv(report, args.csv)
+    print(_summary(report, bool(args.json or args.csv)))
+    return EXIT_OK
+
+
+def _summary(report: object, quiet: bool) -> str:
+    from ..engine.types import ScanReport
+
+    assert isinstance(report, ScanReport)
+    s = report.stats
+    dupes = sum(len(g.duplicates) for g in report.groups)
+    saved = sum(m.size for g in report.groups for m in g.duplicates)
+    lines = [
+        f"{s.images_used} pictures read ({s.decoded} decoded, {s.from_cache} from cache), "
+        f"{s.skipped} skipped; {s.candidate_pairs} candidate pairs, {s.gated_pairs} checked by "
+        f"keypoints; {len(report.groups)} groups, {dupes} duplicates ({saved / 1e6:.1f} MB)"
+    ]
+    if not quiet:
+        for g in report.groups:
+            lines.append(f"\nkeep  {g.keep}\n      {g.reason}")
+            for m in g.duplicates:
+                lines.append(f"  dup {m.path}\n      {m.reason}")
+        for sk in report.skipped:
+            lines.append(f"skipped {sk.path}: {sk.error}")
+    return "\n".join(lines)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from ..engine.compare import compare
+    from ..engine.decision import CalibrationError
+    from ..engine.decode import DecodeError
+
+    try:
+        result = compare(str(args.a), str(args.b), _config(args))
+    except (DecodeError, CalibrationError) as exc:
+        print(f"ndid: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.json:
+        from dataclasses import asdict
+
+        print(json.dumps(asdict(result), indent=2, ensure_ascii=True))
+        return EXIT_OK
+    print(_explain(result))
+    return EXIT_OK
+
+
+def _explain(c: object) -> str:
+    from ..engine.compare import Comparison
+    from ..engine.hashes import ORIENTATIONS
+
+    assert isinstance(c, Comparison)
+    s = c.signals
+    verdict = "SAME PICTURE" if c.duplicate else "different pictures"
+    lines = [
+        f"{verdict}: probability {c.probability:.3f} (threshold {c.threshold:.3f})",
+        f"  A: {c.path_a}  {c.info_a.width}x{c.info_a.height} {c.info_a.format}",
+        f"  B: {c.path_b}  {c.info_b.width}x{c.info_b.height} {c.info_b.format}",
+        "",
+        "signals:",
+        f"  orientation of B          {ORIENTATIONS[s.orientation][0]}",
+        f"  pHash / dHash / wHash     {s.phash} / {s.dhash} / {s.whash} bits of 64 apart",
+    ]
+    if s.cosine is not None:
+        lines.append(f"  embedding cosine          {s.cosine:.4f}")
+    lines += [
+        f"  aspect / area log-ratio   {s.aspect_log_ratio:.3f} / {s.area_log_ratio:.3f}",
+        f"  keypoints in agreement    {s.inliers} (ratio {s.inlier_ratio:.2f})",
+        f"  B covers {s.coverage_ab:.0%} of A; A covers {s.coverage_ba:.0%} of B",
+        "",
+        f"decision: cheap signals gave {c.cheap_probability:.3f}; "
+        + (
+            "ambiguous, so the keypoint check decided"
+            if c.gated
+            else "clear enough that a scan would not run the keypoint check"
+        ),
+        "what moved the decision (share of the log-odds):",
+    ]
+    for name, value in sorted(c.contributions.items(), key=lambda kv: -abs(kv[1])):
+        lines.append(f"  {name:18s} {value:+.2f}")
+    if c.edits:
+        lines.append("B looks like A " + ", ".join(c.edits))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Fitting the decision model on labelled candidate pairs (scikit-learn), saved as JSON.
+
+The pairs come from the same candidate search the scan runs, with the same class balance (no
+re-weighting), so a fitted probability means the same thing at scan time: "of candidate pairs
+that look like this, this share are the same picture".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .attacks import ManifestRow
+from .cache import FeatureCache
+from .candidates import find_candidates
+from .config import Root, ScanConfig
+from .decision import Calibration, LogisticStage
+from .discover import discover
+from .encoders import Encoder, encoder_for_model_set
+from .features import FeatureSet, compute_features
+from .progress import ProgressCallback, null_progress
+from .scoring import with_verification
+from .signals import feature_vector, measure
+from .types import PairSignals
+from .verify import Verifier
+
+_HASHES = ("phash", "dhash", "whash", "phash_close", "dhash_close", "whash_close")
+_SHAPE = ("aspect_log_ratio", "area_log_ratio")
+CHEAP_FEATURES = {
+    "fast": (*_HASHES, *_SHAPE),
+    "standard": (*_HASHES, "cosine", "cosine_gap", *_SHAPE),
+}
+VERIFIED_EXTRA = ("log_inliers", "inlier_ratio", "coverage")
+TARGET_PRECISION = 0.995
+# The gate: pairs whose cheap probability is neither clearly below nor clearly above the
+# threshold. We send the verifier the band that holds all but MISS_SHARE of the positives the
+# cheap model would reject and all but FALSE_SHARE of the negatives it would accept.
+MISS_SHARE = 0.01
+FALSE_SHARE = 0.001
+
+
+@dataclass(frozen=True)
+class LabelledPairs:
+    features: FeatureSet
+    pairs: NDArray[np.int64]
+    labels: NDArray[np.bool_]
+    signals: list[PairSignals]
+
+
+def labelled_pairs(
+    folder: Path,
+    rows: Sequence[ManifestRow],
+    config: ScanConfig,
+    cache: FeatureCache,
+    progress: ProgressCallback = null_progress,
+    encoder: Encoder | None = None,
+) -> LabelledPairs:
+    """Candidate pairs of a labelled dataset, found exactly as a scan finds them."""
+    groups = {str(folder / r.file): r.group for r in rows}
+    found = discover([Root(folder)], config)
+    spec = encoder_for_model_set(config.model_set)
+    features = compute_features(found.files, config, cache, spec, progress, encoder=encoder)
+    reference = np.zeros(len(features.entries), dtype=bool)
+    pairs = find_candidates(features.hashes, features.embeddings, reference, config).pairs
+    group_of = [groups.get(e.path, f"unlabelled:{e.path}") for e in features.entries]
+    labels = np.array([group_of[a] == group_of[b] for a, b in pairs.tolist()], dtype=bool)
+    signals = [_signals(features, a, b) for a, b in pairs.tolist()]
+    return LabelledPairs(features, pairs, labels, signals)
+
+
+def _signals(f: FeatureSet, a: int, b: int) -> PairSignals:
+    vectors = f.embeddings
+    return measure(
+        f.hashes[a],
+        f.hashes[b],
+        f.infos[a],
+        f.infos[b],
+        vectors[a] if vectors is not None else None,
+        vectors[b] if vectors is not None else None,
+    )
+
+
+def fit_stage(
+    signals: Sequence[PairSignals], labels: NDArray[np.bool_], names: tuple[str, ...]
+) -> LogisticStage:
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.stack([feature_vector(s, names) for s in signals])
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    model = LogisticRegression(C=1.0, max_iter=2000)
+    model.fit((x - mean) / scale, labels)
+    return LogisticStage(
+        features=names,
+        coef=tuple(float(c) for c in model.coef_[0]),
+        intercept=float(model.intercept_[0]),
+        mean=tuple(float(m) for m in mean),
+        scale=tuple(float(s) for s in scale),
+    )
+
+
+def precision_threshold(
+    probabilities: NDArray[np.float64], labels: NDArray[np.bool_], target: float
+) -> float:
+    """The lowest threshold (>= 0.5) whose accepted pairs reach ``target`` precision."""
+    order = np.argsort(-probabilities)
+    p_sorted = probabilities[order]
+    tp = np.cumsum(labels[order])
+    precision = tp / np.arange(1, len(order) + 1)
+    ok = np.nonzero(precision >= target)[0]
+    if len(ok) == 0:
+        return 0.99
+    # The last rank at which precision still holds; its probability is the threshold.
+    return float(max(0.5, p_sorted[ok[-1]]))
+
+
+def choose_gate(
+    cheap: NDArray[np.float64], labels: NDArray[np.bool_], threshold: float
+) -> tuple[float, float]:
+    """The ambiguity band: see MISS_SHARE and FALSE_SHARE."""
+    positives = np.sort(cheap[labels])
+    negatives = np.sort(cheap[~labels])
+    low = float(np.quantile(positives, MISS_SHARE)) if len(positives) else 0.05
+    high = float(np.quantile(negatives, 1.0 - FALSE_SHARE)) if len(negatives) else 0.95
+    return min(low, threshold), max(high, threshold) + 1e-9
+
+
+def fit_calibration(
+    data: LabelledPairs,
+    model_set: str,
+    encoder_key: str | None,
+    source: str,
+    verifier: Verifier | None = None,
+) -> Calibration:
+    names = CHEAP_FEATURES[model_set]
+    cheap = fit_stage(data.signals, data.labels, names)
+    p_cheap = np.array([cheap.probability(s) for s in data.signals])
+    first_threshold = precision_threshold(p_cheap, data.labels, TARGET_PRECISION)
+    gate = choose_gate(p_cheap, data.labels, first_threshold)
+    in_band = np.nonzero((p_cheap >= gate[0]) & (p_cheap < gate[1]))[0]
+    verified = None
+    final = p_cheap.copy()
+    if verifier is not None and len(in_band) and data.labels[in_band].any():
+        entries = data.features.entries
+        checked: list[PairSignals] = []
+        for i in in_band.tolist():
+            a, b = data.pairs[i].tolist()
+            s = data.signals[i]
+            check = verifier.verify(entries[a].path, entries[b].path, s.orientation)
+            checked.append(with_verification(s, check))
+        verified = fit_stage(checked, data.labels[in_band], names + VERIFIED_EXTRA)
+        final[in_band] = [verified.probability(s) for s in checked]
+    threshold = precision_threshold(final, data.labels, TARGET_PRECISION)
+    accepted = final >= threshold
+    tp = int((accepted & data.labels).sum())
+    metrics = {
+        "pairs": len(data.labels),
+        "positives": int(data.labels.sum()),
+        "gated": len(in_band),
+        "train_precision": tp / max(int(accepted.sum()), 1),
+        "train_recall": tp / max(int(data.labels.sum()), 1),
+        "target_precision": TARGET_PRECISION,
+    }
+    return Calibration(
+        model_set=model_set,
+        encoder=encoder_key,
+        cheap=cheap,
+        verified=verified,
+        threshold=threshold,
+        gate=gate,
+        metrics=metrics,
+        source=source,
+    )

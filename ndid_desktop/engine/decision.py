@@ -1,0 +1,171 @@
+"""Stage 5: the decision — a logistic regression over the pair's signals.
+
+The coefficients live in a small JSON file (no pickle), fitted by scikit-learn in
+``ndid calibrate``. Two stages share one file: ``cheap`` reads the signals every pair has;
+``verified`` adds the geometric verifier's signals and decides the pairs ``cheap`` left in the
+ambiguous band.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .signals import FEATURES, feature_vector
+from .types import PairSignals
+
+CALIBRATION_FORMAT = 1
+
+
+class CalibrationError(ValueError):
+    """A calibration file is missing, malformed, or made for another model set."""
+
+
+@dataclass(frozen=True)
+class LogisticStage:
+    features: tuple[str, ...]
+    coef: tuple[float, ...]  # on standardised features: comparable magnitudes
+    intercept: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+
+    def logit(self, signals: PairSignals) -> float:
+        x = (feature_vector(signals, self.features) - np.array(self.mean)) / np.array(self.scale)
+        return float(np.dot(x, self.coef) + self.intercept)
+
+    def probability(self, signals: PairSignals) -> float:
+        z = self.logit(signals)
+        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+
+    def contributions(self, signals: PairSignals) -> dict[str, float]:
+        """Each feature's share of the logit: the model's own explanation of a decision."""
+        x = (feature_vector(signals, self.features) - np.array(self.mean)) / np.array(self.scale)
+        return {n: float(c * v) for n, c, v in zip(self.features, self.coef, x, strict=True)}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "coef": list(self.coef),
+            "intercept": self.intercept,
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+        }
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> LogisticStage:
+        stage = LogisticStage(
+            features=tuple(data["features"]),
+            coef=tuple(float(c) for c in data["coef"]),
+            intercept=float(data["intercept"]),
+            mean=tuple(float(m) for m in data["mean"]),
+            scale=tuple(float(s) for s in data["scale"]),
+        )
+        unknown = [f for f in stage.features if f not in FEATURES]
+        if unknown:
+            raise CalibrationError(f"calibration uses unknown features: {', '.join(unknown)}")
+        n = len(stage.features)
+        if not (len(stage.coef) == len(stage.mean) == len(stage.scale) == n):
+            raise CalibrationError("calibration stage has mismatched vector lengths")
+        return stage
+
+
+@dataclass(frozen=True)
+class Calibration:
+    model_set: str
+    encoder: str | None  # the encoder cache key the cosine came from
+    cheap: LogisticStage
+    verified: LogisticStage | None
+    threshold: float
+    gate: tuple[float, float]  # cheap probabilities in [low, high) go to the verifier
+    metrics: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": CALIBRATION_FORMAT,
+            "model_set": self.model_set,
+            "encoder": self.encoder,
+            "threshold": self.threshold,
+            "gate": list(self.gate),
+            "stages": {
+                "cheap": self.cheap.to_json(),
+                **({"verified": self.verified.to_json()} if self.verified else {}),
+            },
+            "metrics": self.metrics,
+            "source": self.source,
+        }
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+
+    @staticmethod
+    def from_json(data: dict[str, Any], origin: str) -> Calibration:
+        try:
+            if data.get("format") != CALIBRATION_FORMAT:
+                raise CalibrationError(f"{origin}: unsupported calibration format")
+            stages = data["stages"]
+            low, high = (float(g) for g in data["gate"])
+            return Calibration(
+                model_set=str(data["model_set"]),
+                encoder=data.get("encoder"),
+                cheap=LogisticStage.from_json(stages["cheap"]),
+                verified=LogisticStage.from_json(stages["verified"])
+                if "verified" in stages
+                else None,
+                threshold=float(data["threshold"]),
+                gate=(low, high),
+                metrics=dict(data.get("metrics", {})),
+                source=origin,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, CalibrationError):
+                raise
+            raise CalibrationError(f"{origin}: malformed calibration ({exc})") from exc
+
+
+def bundled_calibration_name(model_set: str) -> str:
+    return f"calibration-{model_set}.json"
+
+
+def load_calibration(model_set: str, encoder: str | None, path: Path | None = None) -> Calibration:
+    """The calibration for ``model_set``: from ``path`` when given, else the bundled one.
+
+    A calibration fitted for another model set or encoder is refused: its probabilities would
+    mean something else.
+    """
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CalibrationError(f"cannot read calibration {path}: {exc}") from exc
+        origin = str(path)
+    else:
+        name = bundled_calibration_name(model_set)
+        res = resources.files("ndid_desktop.resources").joinpath(name)
+        if not res.is_file():
+            raise CalibrationError(
+                f"no bundled calibration for model set {model_set!r}; run 'ndid calibrate'"
+            )
+        text = res.read_text(encoding="utf-8")
+        origin = f"bundled {name}"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CalibrationError(f"{origin}: not valid JSON ({exc})") from exc
+    calibration = Calibration.from_json(data, origin)
+    if calibration.model_set != model_set or calibration.encoder != encoder:
+        raise CalibrationError(
+            f"{origin} was fitted for model set {calibration.model_set!r} "
+            f"(encoder {calibration.encoder}), not {model_set!r} (encoder {encoder}); "
+            "run 'ndid calibrate' for this model set"
+        )
+    return calibration

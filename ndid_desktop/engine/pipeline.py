@@ -1,0 +1,157 @@
+"""The scan, end to end: discover -> features -> candidates -> decide -> group -> keep."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+
+from .cache import FeatureCache
+from .candidates import find_candidates
+from .config import Root, ScanConfig
+from .decision import Calibration, load_calibration
+from .discover import discover
+from .encoders import Encoder, encoder_for_model_set
+from .explain import pair_reason
+from .features import FeatureSet, compute_features
+from .grouping import RawGroup, build_groups
+from .keeper import Candidate
+from .progress import CancelToken, ProgressCallback, ProgressEvent, null_progress
+from .scoring import PairScorer
+from .signals import reversed_signals
+from .types import Group, Member, ScanReport, ScanStats, Skipped
+from .verify import Verifier
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - start, 3)
+
+
+def scan(
+    roots: Sequence[Root],
+    config: ScanConfig,
+    progress: ProgressCallback = null_progress,
+    cancel: CancelToken | None = None,
+    encoder: Encoder | None = None,
+) -> ScanReport:
+    """Find the groups of files under ``roots`` that are the same picture."""
+    cancel = cancel or CancelToken()
+    timer = _Timer()
+    spec = encoder_for_model_set(config.model_set)
+    calibration = load_calibration(
+        config.model_set, spec.cache_key if spec else None, config.calibration_path
+    )
+    with timer.stage("discover"):
+        progress(ProgressEvent("discover", 0, 0, "looking for photos"))
+        found = discover(roots, config)
+        progress(ProgressEvent("discover", len(found.files), len(found.files)))
+    cancel.raise_if_cancelled()
+    with FeatureCache(config.cache_path) as cache:
+        with timer.stage("features"):
+            features = compute_features(found.files, config, cache, spec, progress, cancel, encoder)
+        cancel.raise_if_cancelled()
+        return _match(features, found.skipped, calibration, cache, config, timer, progress, cancel)
+
+
+def _match(
+    features: FeatureSet,
+    discovery_skipped: Sequence[Skipped],
+    calibration: Calibration,
+    cache: FeatureCache,
+    config: ScanConfig,
+    timer: _Timer,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> ScanReport:
+    threshold = config.threshold if config.threshold is not None else calibration.threshold
+    gate = (
+        config.gate_low if config.gate_low is not None else calibration.gate[0],
+        config.gate_high if config.gate_high is not None else calibration.gate[1],
+    )
+    reference = np.array([e.reference for e in features.entries], dtype=bool)
+    with timer.stage("candidates"):
+        progress(ProgressEvent("candidates", 0, 0, "searching for similar pictures"))
+        pairs = find_candidates(features.hashes, features.embeddings, reference, config).pairs
+    scorer = PairScorer(features, calibration, cache, Verifier(), gate)
+    with timer.stage("decide"):
+        accepted: list[tuple[int, int]] = []
+        for done, (a, b) in enumerate(pairs.tolist(), start=1):
+            if scorer.score(a, b).probability >= threshold:
+                accepted.append((a, b))
+            if done % 64 == 0 or done == len(pairs):
+                cancel.raise_if_cancelled()
+                progress(ProgressEvent("decide", done, len(pairs)))
+    with timer.stage("group"):
+        progress(ProgressEvent("group", 0, 0, "grouping and choosing originals"))
+        candidates = [Candidate(i, e, features.infos[i]) for i, e in enumerate(features.entries)]
+        raw = build_groups(
+            candidates,
+            accepted,
+            lambda a, b: scorer.score(a, b).probability,
+            threshold,
+            scorer.geometry,
+        )
+        groups = tuple(_report_group(g, features, scorer) for g in raw)
+    skipped = tuple(discovery_skipped) + features.skipped
+    stats = ScanStats(
+        files_found=len(features.entries) + len(features.skipped),
+        images_used=len(features.entries),
+        skipped=len(skipped),
+        decoded=features.decoded,
+        from_cache=features.from_cache,
+        candidate_pairs=len(pairs),
+        gated_pairs=scorer.counter.gated,
+        verified_pairs=scorer.counter.verified,
+        duplicate_pairs=len(accepted),
+        groups=len(groups),
+        model_set=config.model_set,
+        encoder=calibration.encoder,
+        threshold=threshold,
+        gate_band=gate,
+        seconds=timer.seconds,
+    )
+    return ScanReport(
+        groups=tuple(sorted(groups, key=lambda g: g.keep)), skipped=skipped, stats=stats
+    )
+
+
+def _report_group(raw: RawGroup, features: FeatureSet, scorer: PairScorer) -> Group:
+    k = raw.keeper
+    keeper_entry, keeper_info = features.entries[k], features.infos[k]
+    members = [
+        Member(
+            path=keeper_entry.path,
+            probability=1.0,
+            reason=raw.reason,
+            reference=keeper_entry.reference,
+            size=keeper_entry.size,
+            info=keeper_info,
+        )
+    ]
+    for m in raw.members:
+        pair = scorer.score(k, m)
+        signals = pair.signals if pair.a == k else reversed_signals(pair.signals)
+        entry, info = features.entries[m], features.infos[m]
+        members.append(
+            Member(
+                path=entry.path,
+                probability=round(pair.probability, 4),
+                reason=pair_reason(signals, pair.probability, keeper_info, info, pair.gated),
+                reference=entry.reference,
+                size=entry.size,
+                info=info,
+                signals={**signals.as_dict(), "gated": pair.gated},
+            )
+        )
+    return Group(keep=keeper_entry.path, reason=raw.reason, members=tuple(members))

@@ -1,0 +1,191 @@
+"""The second, more expensive check for ambiguous pairs: local features + geometry.
+
+ORB keypoints on both pictures (b first turned the way the hashes say it was), ratio-tested
+matches, and a RANSAC homography. Many inliers mean the two files show the same scene from the
+same viewpoint — strong evidence for crops, overlays and colour edits that fool global signals.
+The homography also tells how much of each picture the other covers: that is how the keeper
+rule knows which file is the uncropped original.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .decode import decode
+from .hashes import ORIENTATIONS
+
+VERIFY_SIDE = 512  # long side the verifier works at: enough keypoints, cheap to decode
+ORB_FEATURES = 1500
+RATIO = 0.8
+MIN_MATCHES = 8
+TONAL_SPREAD = 12.0  # grey levels of median deviation that count as fully 'picture'
+
+
+@dataclass(frozen=True)
+class Verification:
+    inliers: int
+    inlier_ratio: float  # inliers / ratio-test matches
+    coverage_ab: float  # share of a's area covered by b (mapped through the homography)
+    coverage_ba: float
+    # Keypoint density of the part of a that b does not cover, relative to a's average: about 1
+    # when that part is photo (b is a crop), near 0 when it is a flat border, paper or UI.
+    detail_ab: float = 1.0
+    detail_ba: float = 1.0
+
+    def as_tuple(self) -> tuple[float, ...]:
+        return (self.inliers, self.inlier_ratio, self.coverage_ab, self.coverage_ba,
+                self.detail_ab, self.detail_ba)  # fmt: skip
+
+    @staticmethod
+    def from_tuple(values: tuple[float, ...]) -> Verification:
+        inliers, ratio, cov_ab, cov_ba, det_ab, det_ba = values
+        return Verification(int(inliers), ratio, cov_ab, cov_ba, det_ab, det_ba)
+
+
+NO_MATCH = Verification(0, 0.0, 0.0, 0.0)
+
+
+class GreyCache:
+    """A small LRU of decoded grey images: one picture often appears in several pairs."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self._items: OrderedDict[str, NDArray[np.uint8]] = OrderedDict()
+        self._capacity = capacity
+
+    def get(self, path: str) -> NDArray[np.uint8]:
+        if path in self._items:
+            self._items.move_to_end(path)
+            return self._items[path]
+        image = decode(path, min_side=VERIFY_SIDE // 2).image
+        image.thumbnail((VERIFY_SIDE, VERIFY_SIDE))
+        grey = np.asarray(image.convert("L"), dtype=np.uint8)
+        self._items[path] = grey
+        if len(self._items) > self._capacity:
+            self._items.popitem(last=False)
+        return grey
+
+
+def orient(grey: NDArray[np.uint8], orientation: int) -> NDArray[np.uint8]:
+    from PIL import Image
+
+    transpose = ORIENTATIONS[orientation][1]
+    if transpose is None:
+        return grey
+    return np.asarray(Image.fromarray(grey).transpose(transpose))
+
+
+def verify_images(grey_a: NDArray[np.uint8], grey_b: NDArray[np.uint8]) -> Verification:
+    """Geometric verification of two grey images already in the same orientation."""
+    import cv2
+
+    orb = cv2.ORB.create(nfeatures=ORB_FEATURES)
+    kp_a, des_a = orb.detectAndCompute(grey_a, None)
+    kp_b, des_b = orb.detectAndCompute(grey_b, None)
+    if des_a is None or des_b is None or len(kp_a) < MIN_MATCHES or len(kp_b) < MIN_MATCHES:
+        return NO_MATCH
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    good = [
+        pair[0]
+        for pair in matcher.knnMatch(des_b, des_a, k=2)
+        if len(pair) == 2 and pair[0].distance < RATIO * pair[1].distance
+    ]
+    if len(good) < MIN_MATCHES:
+        return NO_MATCH
+    src = np.array([kp_b[m.queryIdx].pt for m in good], dtype=np.float32).reshape(-1, 1, 2)
+    dst = np.array([kp_a[m.trainIdx].pt for m in good], dtype=np.float32).reshape(-1, 1, 2)
+    # OpenCV returns (None, None) when RANSAC finds no model, which its stubs do not declare.
+    found: tuple[Any, Any] = cv2.findHomography(src, dst, cv2.RANSAC, 5.0)
+    if found[0] is None or found[1] is None:
+        return NO_MATCH
+    homography = np.asarray(found[0], dtype=np.float64)
+    mask = np.asarray(found[1])
+    inliers = int(mask.sum())
+    try:
+        inverse = np.asarray(np.linalg.inv(homography), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        return NO_MATCH
+    b_in_a = _outline(grey_b.shape, homography)
+    a_in_b = _outline(grey_a.shape, inverse)
+    coverage_ab = _overlap(b_in_a, grey_a.shape)
+    coverage_ba = _overlap(a_in_b, grey_b.shape)
+    return Verification(
+        inliers,
+        inliers / len(good),
+        coverage_ab,
+        coverage_ba,
+        _detail_outside(grey_a, kp_a, b_in_a, coverage_ab),
+        _detail_outside(grey_b, kp_b, a_in_b, coverage_ba),
+    )
+
+
+def _outline(shape: tuple[int, ...], h: NDArray[np.float64]) -> NDArray[np.float32]:
+    """The picture's frame mapped through ``h`` into the other picture."""
+    import cv2
+
+    height, width = shape[:2]
+    corners = np.array(
+        [[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32
+    ).reshape(-1, 1, 2)
+    return np.asarray(cv2.perspectiveTransform(corners, h), dtype=np.float32)
+
+
+def _detail_outside(
+    grey: NDArray[np.uint8],
+    keypoints: Sequence[Any],
+    polygon: NDArray[np.float32],
+    covered: float,
+) -> float:
+    """How much picture lies outside ``polygon``: about 1 for photo content, near 0 for a flat
+    border, paper or UI. Either signal counts: keypoint density (texture) relative to the
+    whole picture, or tonal spread after smoothing (a soft background has tone but few
+    keypoints; smoothing removes scanner or sensor noise from a flat margin)."""
+    import cv2
+
+    if 1.0 - covered < 0.03 or not keypoints:
+        return 1.0  # nothing (or nearly nothing) lies outside: no evidence either way
+    height, width = grey.shape[:2]
+    margin = max(2, int(0.02 * float(np.hypot(width, height))))  # the paste edge itself
+    inside = np.zeros((height, width), dtype=np.uint8)
+    cv2.fillConvexPoly(inside, np.round(polygon.reshape(-1, 2)).astype(np.int32), 1)
+    grown = cv2.dilate(inside, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
+    outside = grown == 0
+    share = float(outside.mean())
+    if share < 0.02:
+        return 1.0
+    xs = np.clip(np.array([k.pt[0] for k in keypoints], dtype=np.int64), 0, width - 1)
+    ys = np.clip(np.array([k.pt[1] for k in keypoints], dtype=np.int64), 0, height - 1)
+    density = float(outside[ys, xs].mean()) / share
+    smooth = cv2.blur(grey, (5, 5))[outside].astype(np.float64)
+    spread = float(np.median(np.abs(smooth - np.median(smooth))))
+    return max(density, spread / TONAL_SPREAD)
+
+
+def _overlap(polygon: NDArray[np.float32], shape: tuple[int, ...]) -> float:
+    """Share of a frame of ``shape`` inside ``polygon`` (0 for a degenerate mapping)."""
+    import cv2
+
+    height, width = shape[:2]
+    frame = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    poly = polygon.reshape(-1, 2).astype(np.float32)
+    if not cv2.isContourConvex(poly):
+        return 0.0
+    area, _ = cv2.intersectConvexConvex(frame, poly)
+    return float(np.clip(area / float(width * height), 0.0, 1.0))
+
+
+class Verifier:
+    """Verifies pairs of files, reusing decoded images across pairs."""
+
+    def __init__(self) -> None:
+        self._greys = GreyCache()
+
+    def verify(self, path_a: str, path_b: str, orientation: int) -> Verification:
+        grey_a = self._greys.get(path_a)
+        grey_b = orient(self._greys.get(path_b), orientation)
+        return verify_images(grey_a, grey_b)

@@ -1,0 +1,97 @@
+"""The feature cache: a re-scan decodes nothing; a changed file is read again; errors that a
+user can fix are not remembered; cancelling keeps what was done."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ndid_desktop.engine.cache import FeatureCache
+from ndid_desktop.engine.config import Root, ScanConfig
+from ndid_desktop.engine.discover import discover
+from ndid_desktop.engine.encoders import LITE0, Encoder
+from ndid_desktop.engine.features import compute_features
+from ndid_desktop.engine.progress import CancelToken, ProgressEvent, ScanCancelled
+
+from .conftest import textured
+
+
+def _library(folder: Path, n: int) -> None:
+    folder.mkdir(exist_ok=True)
+    for i in range(n):
+        textured(i).save(folder / f"p{i:02d}.jpg", "JPEG")
+    (folder / "broken.jpg").write_bytes(b"not a picture")
+
+
+def _features(folder: Path, cache: FeatureCache, encoder: Encoder, **kw: object):
+    config = ScanConfig(workers=1)
+    found = discover([Root(folder)], config)
+    return compute_features(found.files, config, cache, LITE0, encoder=encoder, **kw)
+
+
+def test_rescan_of_unchanged_folder_decodes_nothing(tmp_path: Path, encoder: Encoder) -> None:
+    _library(tmp_path / "lib", 5)
+    with FeatureCache(tmp_path / "c.sqlite") as cache:
+        first = _features(tmp_path / "lib", cache, encoder)
+    with FeatureCache(tmp_path / "c.sqlite") as cache:
+        second = _features(tmp_path / "lib", cache, encoder)
+    assert first.decoded == 6 and len(first.entries) == 5
+    assert second.decoded == 0 and second.from_cache == 6
+    assert [s.path for s in second.skipped] == [s.path for s in first.skipped]
+    assert (second.embeddings == first.embeddings).all()
+    assert (second.hashes == first.hashes).all()
+
+
+def test_changed_file_is_read_again(tmp_path: Path, encoder: Encoder) -> None:
+    _library(tmp_path / "lib", 3)
+    with FeatureCache(tmp_path / "c.sqlite") as cache:
+        _features(tmp_path / "lib", cache, encoder)
+        textured(99).save(tmp_path / "lib" / "p01.jpg", "JPEG")
+        st = os.stat(tmp_path / "lib" / "p01.jpg")
+        os.utime(tmp_path / "lib" / "p01.jpg", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+        again = _features(tmp_path / "lib", cache, encoder)
+    assert again.decoded == 1
+
+
+def test_cancel_keeps_finished_batches_and_resume_reads_the_rest(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    _library(tmp_path / "lib", 20)
+    token = CancelToken()
+
+    def cancel_midway(event: ProgressEvent) -> None:
+        if event.stage == "features" and event.done >= 12:
+            token.cancel()
+
+    with FeatureCache(tmp_path / "c.sqlite") as cache:
+        with pytest.raises(ScanCancelled):
+            _features(tmp_path / "lib", cache, encoder, progress=cancel_midway, cancel=token)
+        resumed = _features(tmp_path / "lib", cache, encoder)
+    assert 0 < resumed.decoded < 21
+    assert len(resumed.entries) == 20
+
+
+def test_workers_give_the_same_features_as_in_process(tmp_path: Path, encoder: Encoder) -> None:
+    _library(tmp_path / "lib", 30)  # above the size where worker processes start
+    with FeatureCache(None) as cache:
+        pooled = _features(tmp_path / "lib", cache, encoder)
+    with FeatureCache(None) as cache:
+        config = ScanConfig(workers=1)
+        found = discover([Root(tmp_path / "lib")], config)
+        from ndid_desktop.engine import features as features_module
+
+        inline = [features_module.extract(e.path, LITE0, config.max_pixels) for e in found.files]
+    usable = [r for r in inline if r.error is None]
+    assert len(pooled.entries) == len(usable) == 30
+    assert all((r.hashes == h).all() for r, h in zip(usable, pooled.hashes, strict=True))
+
+
+def test_schema_change_drops_old_rows(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    with FeatureCache(path) as cache:
+        cache._db.execute("INSERT INTO files VALUES (x'00', 1, 1, NULL, NULL, 'x')")
+        cache._db.commit()
+        cache._db.execute("UPDATE meta SET value='0' WHERE key='schema'")
+        cache._db.commit()
+    with FeatureCache(path) as cache:
+        assert cache.count() == 0

@@ -1,0 +1,79 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from ndid_desktop.engine.config import Root, ScanConfig
+from ndid_desktop.engine.discover import RootNotFoundError, discover
+
+from .conftest import textured
+
+
+def _photo(path: Path, seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    textured(seed).save(path, "JPEG")
+    return path
+
+
+def _names(files: tuple) -> list[str]:
+    return sorted(os.path.basename(f.path) for f in files)
+
+
+def test_finds_images_recursively_and_skips_hidden_and_system_folders(tmp_path: Path) -> None:
+    _photo(tmp_path / "a.jpg")
+    _photo(tmp_path / "sub" / "deeper" / "b.JPEG")
+    _photo(tmp_path / ".hidden" / "c.jpg")
+    _photo(tmp_path / "$RECYCLE.BIN" / "d.jpg")
+    _photo(tmp_path / "@eaDir" / "e.jpg")
+    (tmp_path / "notes.txt").write_text("not a photo")
+    found = discover([Root(tmp_path)], ScanConfig())
+    assert _names(found.files) == ["a.jpg", "b.JPEG"]
+    with_hidden = discover([Root(tmp_path)], ScanConfig(skip_hidden=False))
+    assert "c.jpg" in _names(with_hidden.files)
+
+
+def test_paths_are_reported_as_found_under_the_given_root(tmp_path: Path) -> None:
+    _photo(tmp_path / "x" / "a.jpg")
+    found = discover([Root(tmp_path / "x" / ".." / "x")], ScanConfig())
+    assert found.files[0].path == os.path.join(str(tmp_path / "x" / ".." / "x"), "a.jpg")
+
+
+def test_symlink_loops_end_and_linked_files_count_once(tmp_path: Path) -> None:
+    _photo(tmp_path / "photos" / "a.jpg")
+    os.symlink(tmp_path, tmp_path / "photos" / "loop")
+    os.link(tmp_path / "photos" / "a.jpg", tmp_path / "photos" / "hardlink.jpg")
+    found = discover([Root(tmp_path)], ScanConfig())
+    assert len(found.files) == 1
+
+
+def test_reference_root_wins_a_file_under_two_roots(tmp_path: Path) -> None:
+    _photo(tmp_path / "lib" / "refs" / "a.jpg")
+    found = discover([Root(tmp_path / "lib"), Root(tmp_path / "lib" / "refs", reference=True)],
+                     ScanConfig())  # fmt: skip
+    assert len(found.files) == 1 and found.files[0].reference
+
+
+def test_excluded_subfolders_are_left_out(tmp_path: Path) -> None:
+    _photo(tmp_path / "keep" / "a.jpg")
+    _photo(tmp_path / "skip" / "b.jpg")
+    found = discover([Root(tmp_path, excluded=(tmp_path / "skip",))], ScanConfig())
+    assert _names(found.files) == ["a.jpg"]
+
+
+def test_missing_root_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(RootNotFoundError, match="folder not found"):
+        discover([Root(tmp_path / "nope")], ScanConfig())
+
+
+def test_non_utf8_file_names_are_kept_exactly(tmp_path: Path) -> None:
+    raw = os.path.join(os.fsencode(tmp_path), b"caf\xe9.jpg")
+    textured(1).save(os.fsdecode(raw), "JPEG")
+    found = discover([Root(tmp_path)], ScanConfig())
+    assert os.fsencode(found.files[0].path) == raw
+
+
+def test_dangling_symlink_is_skipped_with_a_reason(tmp_path: Path) -> None:
+    os.symlink(tmp_path / "gone.jpg", tmp_path / "link.jpg")
+    found = discover([Root(tmp_path)], ScanConfig())
+    assert not found.files
+    assert found.skipped and "cannot read" in found.skipped[0].error

@@ -1,0 +1,125 @@
+"""The whole pipeline on real development photos with edited copies and distractors.
+
+The floors below are what the shipped calibration reaches on this set (measured, then set a
+little under the measurement so that noise in JPEG encoders does not flip the test); see the
+README's accuracy section for the full held-apart evaluation.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from ndid_desktop.engine import Root, ScanConfig, scan
+from ndid_desktop.engine.attacks import ManifestRow
+from ndid_desktop.engine.encoders import Encoder
+from ndid_desktop.engine.evaluation import score_report
+from ndid_desktop.engine.types import ScanReport
+
+PRECISION_FLOOR = 0.99
+RECALL_FLOOR = 0.75
+EASY_RECALL_FLOOR = 0.95
+KEEPER_FLOOR = 0.8
+
+
+@pytest.fixture(scope="module")
+def scanned(
+    tiny_library: tuple[Path, list[ManifestRow]], encoder: Encoder, tmp_path_factory
+) -> ScanReport:
+    root, _ = tiny_library
+    cache = tmp_path_factory.mktemp("cache") / "c.sqlite"
+    return scan([Root(root)], ScanConfig(cache_path=cache), encoder=encoder)
+
+
+def test_precision_recall_and_keepers(
+    scanned: ScanReport, tiny_library: tuple[Path, list[ManifestRow]]
+) -> None:
+    root, rows = tiny_library
+    score = score_report(scanned, rows, str(root))
+    assert score.precision >= PRECISION_FLOOR
+    assert score.recall >= RECALL_FLOOR
+    got, total = score.by_tier["easy"]
+    assert got / total >= EASY_RECALL_FLOOR
+    assert score.keeper_accuracy >= KEEPER_FLOOR
+    assert score.false_groups == 0
+
+
+def test_report_explains_every_member(scanned: ScanReport) -> None:
+    assert scanned.groups
+    for group in scanned.groups:
+        assert group.keep == group.members[0].path
+        assert group.reason.startswith("kept:")
+        for member in group.duplicates:
+            assert member.reason.startswith("same picture")
+            assert 0.0 <= member.probability <= 1.0
+            assert member.probability >= scanned.stats.threshold
+
+
+def test_distractors_stay_alone(scanned: ScanReport) -> None:
+    grouped = {m.path for g in scanned.groups for m in g.members}
+    assert not any("/distractors/" in p for p in grouped)
+
+
+def test_rescan_uses_the_cache_and_gives_the_same_groups(
+    tiny_library: tuple[Path, list[ManifestRow]], encoder: Encoder, tmp_path: Path
+) -> None:
+    root, _ = tiny_library
+    config = ScanConfig(cache_path=tmp_path / "c.sqlite")
+    first = scan([Root(root)], config, encoder=encoder)
+    second = scan([Root(root)], config, encoder=encoder)
+    assert second.stats.decoded == 0 and second.stats.verified_pairs == 0
+    assert [g.members for g in first.groups] == [g.members for g in second.groups]
+
+
+def test_reference_folder_file_is_kept(tmp_path: Path, encoder: Encoder) -> None:
+    from PIL import Image
+
+    from .conftest import dev_photos
+
+    photo = Image.open(dev_photos(1, offset=30)[0]).convert("RGB")
+    (tmp_path / "refs").mkdir()
+    (tmp_path / "lib").mkdir()
+    photo.resize((photo.width // 2, photo.height // 2)).save(tmp_path / "refs" / "small.jpg")
+    photo.save(tmp_path / "lib" / "big.jpg", quality=95)
+    report = scan(
+        [Root(tmp_path / "lib"), Root(tmp_path / "refs", reference=True)],
+        ScanConfig(),
+        encoder=encoder,
+    )
+    assert len(report.groups) == 1
+    assert report.groups[0].keep.endswith("small.jpg")
+    assert report.groups[0].members[0].reference
+
+
+def test_bad_files_are_skipped_with_reasons_and_the_scan_goes_on(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    from .conftest import textured
+
+    textured(1).save(tmp_path / "good.jpg")
+    textured(1).save(tmp_path / "good-copy.png")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "text.png").write_text("not a picture")
+    report = scan([Root(tmp_path)], ScanConfig(), encoder=encoder)
+    assert {Path(s.path).name for s in report.skipped} == {"empty.jpg", "text.png"}
+    assert len(report.groups) == 1 and len(report.groups[0].members) == 2
+
+
+def test_scan_never_modifies_a_photo(tmp_path: Path, encoder: Encoder) -> None:
+    import hashlib
+
+    from .conftest import textured
+
+    for i in range(3):
+        textured(i).save(tmp_path / f"p{i}.jpg")
+    textured(0).save(tmp_path / "copy.png")
+
+    def state() -> dict[str, tuple[str, int]]:
+        return {
+            p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            for p in tmp_path.iterdir()
+        }
+
+    before = state()
+    report = scan([Root(tmp_path)], ScanConfig(), encoder=encoder)
+    assert report.groups  # the scan did real work on these files
+    assert state() == before
