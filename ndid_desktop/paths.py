@@ -15,3 +15,19 @@ def data_dir(override: Path | None = None) -> Path:
 
 def cache_path(base: Path) -> Path:
     return base / "features.sqlite"
+
+
+def calibration_dir(base: Path) -> Path:
+    return base / "calibration"
+
+
+def models_dir(base: Path) -> Path:
+    return base / "models"
+
+
+def bundled_models_dir() -> Path | None:
+    """Weights shipped inside a packaged build (PyInstaller puts data under sys._MEIPASS)."""
+    import sys
+
+    root = getattr(sys, "_MEIPASS", None)
+    return Path(root) / "models" if root else None

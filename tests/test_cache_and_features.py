@@ -95,3 +95,21 @@ def test_schema_change_drops_old_rows(tmp_path: Path) -> None:
         cache._db.commit()
     with FeatureCache(path) as cache:
         assert cache.count() == 0
+
+
+def test_two_encoders_keep_their_vectors_apart(tmp_path: Path) -> None:
+    import numpy as np
+
+    from ndid_desktop.engine.cache import CachedImage
+    from ndid_desktop.engine.types import FileEntry, ImageInfo
+
+    entry = FileEntry("/x/a.jpg", "/x", False, 10, 20)
+    image = CachedImage(ImageInfo(4, 3, "JPEG"), np.zeros((3, 8, 8), np.uint8), None)
+    with FeatureCache(tmp_path / "c.sqlite") as cache:
+        cache.store([(entry, image)], [("/x/a.jpg", np.ones(4, np.float32))], "one@1")
+        cache.store([(entry, image)], [("/x/a.jpg", np.zeros(2, np.float32))], "two@1")
+        assert len(cache.lookup_embeddings(["/x/a.jpg"], "one@1")["/x/a.jpg"]) == 4
+        assert len(cache.lookup_embeddings(["/x/a.jpg"], "two@1")["/x/a.jpg"]) == 2
+        changed = FileEntry("/x/a.jpg", "/x", False, 11, 20)
+        cache.store([(changed, image)])
+        assert cache.lookup_embeddings(["/x/a.jpg"], "one@1") == {}

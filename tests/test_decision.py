@@ -44,9 +44,11 @@ def test_malformed_calibration_is_refused(tmp_path: Path) -> None:
 def _copy_of(model_set: str, tmp_path: Path) -> Path:
     from importlib import resources
 
-    text = resources.files("ndid_desktop.resources").joinpath(
-        f"calibration-{model_set}.json"
-    ).read_text()
+    text = (
+        resources.files("ndid_desktop.resources")
+        .joinpath(f"calibration-{model_set}.json")
+        .read_text()
+    )
     path = tmp_path / "c.json"
     path.write_text(json.dumps(json.loads(text)))
     return path

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.config import MODEL_SETS
-from ..paths import data_dir
+from ..paths import data_dir, models_dir
 
 
 def add_calibrate_parser(sub: Any) -> None:
@@ -83,13 +83,15 @@ def _photos(folder: Path, split: str, limit: int | None) -> list[Path]:
 
 
 def run_make_dataset(args: argparse.Namespace) -> int:
-    from ..engine.attacks import make_dataset, split_of
+    from ..engine.attacks import make_dataset
 
-    sources = _photos(args.photos, args.split, args.max_photos)
-    others = []
-    if args.distractors:
-        others = [p for p in _photos(args.photos, "all", None) if split_of(p.stem) != args.split]
-        others = others[: args.distractors]
+    photos = _photos(args.photos, args.split, args.max_photos)
+    if args.distractors >= len(photos):
+        print(f"ndid: only {len(photos)} photos; fewer distractors please", file=sys.stderr)
+        return 2
+    # Distractors come from the same split: they must be as unseen as the edited photos.
+    split_at = len(photos) - args.distractors
+    sources, others = photos[:split_at], photos[split_at:]
     rows = make_dataset(
         sources, args.out, edits_per_photo=args.edits_per_photo, distractors=others, seed=args.seed
     )
@@ -100,10 +102,8 @@ def run_make_dataset(args: argparse.Namespace) -> int:
 def run_calibrate(args: argparse.Namespace) -> int:
     from ..engine.attacks import make_dataset
     from ..engine.cache import FeatureCache
-    from ..engine.calibrate import fit_calibration, labelled_pairs
+    from ..engine.calibrate import labelled_pairs
     from ..engine.config import ScanConfig
-    from ..engine.encoders import encoder_for_model_set
-    from ..engine.verify import Verifier
     from .progress import TerminalProgress
 
     sources = _photos(args.photos, args.split, args.max_photos)
@@ -124,15 +124,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
         progress = TerminalProgress()
         with FeatureCache(work / "cache.sqlite") as cache:
             data = labelled_pairs(dataset, rows, config, cache, progress)
+            calibration = _fit(data, args, cache, progress)
         progress.close()
-        spec = encoder_for_model_set(args.model_set)
-        source = (
-            f"ndid calibrate --photos {args.photos.name} --split {args.split} "
-            f"--edits-per-photo {args.edits_per_photo} --seed {args.seed}"
-        )
-        calibration = fit_calibration(
-            data, args.model_set, spec.cache_key if spec else None, source, Verifier()
-        )
         calibration.save(args.out)
     m = calibration.metrics
     print(
@@ -143,6 +136,46 @@ def run_calibrate(args: argparse.Namespace) -> int:
         f"\nwrote {args.out}"
     )
     return 0
+
+
+def _fit(data: Any, args: argparse.Namespace, cache: Any, progress: Any) -> Any:
+    from ..engine.calibrate import fit_calibration
+    from ..engine.modelsets import model_set
+    from ..engine.scoring import CachedVerification
+    from ..engine.verify import NO_MATCH, Verifier
+
+    chosen = model_set(args.model_set)
+    source = (
+        f"ndid calibrate --photos {args.photos.name} --split {args.split} "
+        f"--edits-per-photo {args.edits_per_photo} --seed {args.seed}"
+    )
+    verify = None
+    if chosen.verifier:
+        cached = CachedVerification(data.features.entries, cache, Verifier())
+
+        def verify(a: int, b: int, orientation: int) -> Any:
+            return cached(a, b, orientation) or NO_MATCH
+
+    gate = _gate_vectors(data, chosen.gate, args, cache) if chosen.gate is not None else None
+    return fit_calibration(data, args.model_set, chosen.signature, source, verify, progress, gate)
+
+
+def _gate_vectors(data: Any, spec: Any, args: argparse.Namespace, cache: Any) -> Any:
+    """The gate encoder's vectors for candidates, embedded on first use (through the cache)."""
+    from ..engine.config import ScanConfig
+    from ..engine.features import compute_features
+    from ..engine.scoring import GateVectors
+
+    entries = data.features.entries
+    config = ScanConfig(model_set=args.model_set, models_dir=models_dir(data_dir(args.data_dir)))
+
+    def compute(indices: Any) -> Any:
+        got = compute_features([entries[i] for i in indices], config, cache, spec)
+        position = {entries[i].path: i for i in indices}
+        vectors: Any = got.embeddings if got.embeddings is not None else []
+        return {position[e.path]: v for e, v in zip(got.entries, vectors, strict=True)}
+
+    return GateVectors(compute)
 
 
 def run_score(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 from .. import __version__
 from ..engine.config import MODEL_SETS, Root, ScanConfig
 from ..engine.progress import CancelToken
-from ..paths import cache_path, data_dir
+from ..paths import bundled_models_dir, cache_path, calibration_dir, data_dir, models_dir
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -29,11 +29,19 @@ examples:
 
 def _add_scan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
+        "--models",
         "--model-set",
+        dest="model_set",
         choices=MODEL_SETS,
         default="standard",
-        help="'standard': hashes + EfficientNet-Lite0 + keypoint check (default); "
-        "'fast': perceptual hashes only",
+        help="'standard': hashes + EfficientNet-Lite0 + keypoint check (default, works "
+        "offline); 'fast': perceptual hashes only; 'thorough': ResNet-50, with CLIP for "
+        "ambiguous pairs (needs their weights: see 'ndid models')",
+    )
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="download missing model weights (otherwise NDID never goes online)",
     )
     p.add_argument(
         "--threshold",
@@ -46,7 +54,8 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
         "--calibration",
         type=Path,
         default=None,
-        help="a calibration file from 'ndid calibrate' (default: the bundled one)",
+        help="a calibration file (default: your own from 'ndid calibrate --auto', else the "
+        "bundled one)",
     )
 
 
@@ -101,9 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scan_options(compare)
 
     from .calibrate_cmd import add_calibrate_parser, add_eval_parser
+    from .models_cmd import add_models_parser
 
     add_calibrate_parser(sub)
     add_eval_parser(sub)
+    add_models_parser(sub)
     return parser
 
 
@@ -129,11 +140,15 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace, **extra: object) -> ScanConfig:
+    base = data_dir(args.data_dir)
     return ScanConfig(
         model_set=args.model_set,
         threshold=args.threshold,
         calibration_path=args.calibration,
-        models_dir=data_dir(args.data_dir) / "models",
+        calibration_dir=calibration_dir(base),
+        models_dir=models_dir(base),
+        bundled_models_dir=bundled_models_dir(),
+        allow_download=args.download,
         **extra,  # type: ignore[arg-type]
     )
 
@@ -185,6 +200,7 @@ def _summary(report: object, quiet: bool) -> str:
         f"{s.skipped} skipped; {s.candidate_pairs} candidate pairs, {s.gated_pairs} checked by "
         f"keypoints; {len(report.groups)} groups, {dupes} duplicates ({saved / 1e6:.1f} MB)"
     ]
+    lines += [f"note: {w}" for w in s.warnings]
     if not quiet:
         for g in report.groups:
             lines.append(f"\nkeep  {g.keep}\n      {g.reason}")

@@ -14,6 +14,7 @@ STAGE_NAMES = {
     "candidates": "Searching",
     "decide": "Comparing pairs",
     "group": "Grouping",
+    "verify": "Keypoint checks",
 }
 
 

@@ -126,11 +126,17 @@ class FeatureCache:
         embeddings: Iterable[tuple[str, NDArray[np.float32]]] = (),
         encoder: str = "",
     ) -> None:
-        """Write one batch in one transaction. A changed file's old vectors are dropped."""
+        """Write one batch in one transaction; a changed file's old vectors are dropped."""
         with self._transaction() as db:
             for entry, image in images:
                 key = _key(entry.path)
-                db.execute("DELETE FROM embeddings WHERE path=?", (key,))
+                # Vectors of an older version of this file go; other encoders' vectors of
+                # this same version stay (the gate encoder stores after the main one).
+                db.execute(
+                    "DELETE FROM embeddings WHERE path=? AND EXISTS (SELECT 1 FROM files"
+                    " WHERE path=? AND (size!=? OR mtime_ns!=?))",
+                    (key, key, entry.size, entry.mtime_ns),
+                )
                 db.execute(
                     "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
                     (

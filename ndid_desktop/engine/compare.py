@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.typing import NDArray
 
 from .config import ScanConfig
-from .decision import load_calibration
 from .decode import DecodeError
-from .encoders import Encoder, build_encoder, encoder_for_model_set
+from .encoders import Encoder, EncoderSpec, build_encoder
 from .explain import describe_edit
-from .features import extract
+from .features import Extracted, extract, prepare_onnx
+from .models import ModelStore
+from .modelsets import model_store, resolve
 from .scoring import with_verification
 from .signals import measure
 from .types import ImageInfo, PairSignals
@@ -30,6 +34,8 @@ class Comparison:
     duplicate: bool
     contributions: dict[str, float]  # each feature's share of the deciding stage's logit
     edits: list[str]
+    model_set: str
+    warnings: tuple[str, ...]
 
 
 def compare(
@@ -37,26 +43,25 @@ def compare(
 ) -> Comparison:
     """Every signal for the pair, the calibrated probability and the decision.
 
-    Raises DecodeError when either file cannot be read.
+    Unlike a scan, compare always runs the keypoint check and the gate encoder, to show every
+    signal; the probability is still the one a scan would give. Raises DecodeError when either
+    file cannot be read.
     """
-    spec = encoder_for_model_set(config.model_set)
-    calibration = load_calibration(
-        config.model_set, spec.cache_key if spec else None, config.calibration_path
-    )
-    a = extract(path_a, spec, config.max_pixels)
-    b = extract(path_b, spec, config.max_pixels)
-    for path, result in ((path_a, a), (path_b, b)):
-        if result.error is not None:
-            raise DecodeError(f"{path}: {result.error}")
-    assert a.info and b.info and a.hashes is not None and b.hashes is not None  # no error above
+    store = model_store(config)
+    resolved = resolve(config, store)
+    models, calibration = resolved.models, resolved.calibration
+    a = _extract(path_a, models.embedding, config)
+    b = _extract(path_b, models.embedding, config)
+    assert a.info and b.info and a.hashes is not None and b.hashes is not None  # checked
     vec_a = vec_b = None
-    if spec is not None and a.pixels is not None and b.pixels is not None:
-        import numpy as np
-
-        model = encoder or build_encoder(spec, config.models_dir)
-        vec_a, vec_b = model.embed(np.stack([a.pixels, b.pixels]))
+    if models.embedding is not None:
+        vec_a, vec_b = _embed(models.embedding, [a, b], config, store, encoder)
     signals = measure(a.hashes, b.hashes, a.info, b.info, vec_a, vec_b)
     cheap = calibration.cheap.probability(signals)
+    if models.gate is not None:
+        ga, gb = (_extract(p, models.gate, config) for p in (path_a, path_b))
+        va, vb = _embed(models.gate, [ga, gb], config, store, None)
+        signals = replace(signals, gate_cosine=float(np.dot(va, vb)))
     signals = with_verification(signals, Verifier().verify(path_a, path_b, signals.orientation))
     threshold = config.threshold if config.threshold is not None else calibration.threshold
     low, high = calibration.gate
@@ -76,4 +81,26 @@ def compare(
         duplicate=probability >= threshold,
         contributions=stage.contributions(signals),
         edits=describe_edit(signals, a.info, b.info),
+        model_set=models.name,
+        warnings=resolved.warnings,
     )
+
+
+def _extract(path: str, spec: EncoderSpec | None, config: ScanConfig) -> Extracted:
+    result = extract(path, spec, config.max_pixels)
+    if result.error is not None:
+        raise DecodeError(f"{path}: {result.error}")
+    return result
+
+
+def _embed(
+    spec: EncoderSpec,
+    items: list[Extracted],
+    config: ScanConfig,
+    store: ModelStore,
+    encoder: Encoder | None,
+) -> NDArray[np.float32]:
+    if encoder is None:
+        prepare_onnx(spec, config.models_dir, store)  # keeps torch out of this process if it can
+        encoder = build_encoder(spec, config.models_dir, store)
+    return encoder.embed(np.stack([i.pixels for i in items if i.pixels is not None]))

@@ -31,7 +31,7 @@ DEFAULT_EXTENSIONS: frozenset[str] = frozenset(
     }
 )
 
-MODEL_SETS: tuple[str, ...] = ("fast", "standard")
+MODEL_SETS: tuple[str, ...] = ("fast", "standard", "thorough")  # see modelsets.py
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,11 @@ class ScanConfig:
     gate_low: float | None = None  # ambiguity band for the verifier; None = calibration's
     gate_high: float | None = None
     cache_path: Path | None = None  # None = no cache (in-memory only)
-    calibration_path: Path | None = None  # None = the bundled calibration for the model set
-    models_dir: Path | None = None
+    calibration_path: Path | None = None  # None = the user's own, else the bundled one
+    calibration_dir: Path | None = None  # where `ndid calibrate --auto` keeps the user's own
+    models_dir: Path | None = None  # the user's models folder (weights, exported ONNX files)
+    bundled_models_dir: Path | None = None  # weights shipped next to a packaged app
+    allow_download: bool = False  # fetch missing weights (only when the user asked to)
 
     def __post_init__(self) -> None:
         if self.model_set not in MODEL_SETS:

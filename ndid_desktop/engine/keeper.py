@@ -15,9 +15,14 @@ from .types import FileEntry, ImageInfo, PairSignals
 
 # b is a crop of a when b spans less than this share of a, a spans nearly all of b, and the part
 # of a outside b is real picture (keypoints about as dense as elsewhere), not a flat frame.
+# b is a framed copy of a (border, screenshot, scanned page) in the mirror case, when the part of
+# b outside a is flat. Measured on the dev photos: real frames score 0.0; the dark sky around a
+# crop of an astronomy photo scores 0.0-0.25, so only near-zero counts as flat, and the gap
+# between the two thresholds decides nothing (resolution does).
 CROP_COVERAGE = 0.92
 FULL_COVERAGE = 0.95
 MIN_DETAIL = 0.35
+FLAT_DETAIL = 0.05
 LOSSLESS = frozenset({"PNG", "TIFF", "BMP", "RAW"})
 
 
@@ -60,7 +65,7 @@ class Geometry:
         if (
             self.b_covered < CROP_COVERAGE
             and self.a_covered >= FULL_COVERAGE
-            and self.b_detail_outside < MIN_DETAIL
+            and self.b_detail_outside < FLAT_DETAIL
         ):
             return "frame"
         return None

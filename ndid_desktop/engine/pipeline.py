@@ -5,21 +5,25 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .cache import FeatureCache
 from .candidates import find_candidates
 from .config import Root, ScanConfig
-from .decision import Calibration, load_calibration
+from .decision import Calibration
 from .discover import discover
-from .encoders import Encoder, encoder_for_model_set
+from .encoders import Encoder
 from .explain import pair_reason
 from .features import FeatureSet, compute_features
 from .grouping import RawGroup, build_groups
 from .keeper import Candidate
+from .models import ModelStore
+from .modelsets import ModelSet, model_set, model_store, resolve
 from .progress import CancelToken, ProgressCallback, ProgressEvent, null_progress
-from .scoring import PairScorer
+from .scoring import GateVectors, PairScorer
 from .signals import reversed_signals
 from .types import Group, Member, ScanReport, ScanStats, Skipped
 from .verify import Verifier
@@ -44,14 +48,19 @@ def scan(
     progress: ProgressCallback = null_progress,
     cancel: CancelToken | None = None,
     encoder: Encoder | None = None,
+    gate_encoder: Encoder | None = None,
 ) -> ScanReport:
-    """Find the groups of files under ``roots`` that are the same picture."""
+    """Find the groups of files under ``roots`` that are the same picture.
+
+    ``encoder`` and ``gate_encoder`` may be handed in (tests, a long-lived GUI session);
+    otherwise they are built when first needed, in the fastest runtime that agrees with fp32.
+    """
     cancel = cancel or CancelToken()
     timer = _Timer()
-    spec = encoder_for_model_set(config.model_set)
-    calibration = load_calibration(
-        config.model_set, spec.cache_key if spec else None, config.calibration_path
-    )
+    store = model_store(config)
+    resolved = resolve(config, store)
+    config = replace(config, model_set=resolved.models.name)
+    spec = resolved.models.embedding
     with timer.stage("discover"):
         progress(ProgressEvent("discover", 0, 0, "looking for photos"))
         found = discover(roots, config)
@@ -59,9 +68,55 @@ def scan(
     cancel.raise_if_cancelled()
     with FeatureCache(config.cache_path) as cache:
         with timer.stage("features"):
-            features = compute_features(found.files, config, cache, spec, progress, cancel, encoder)
+            features = compute_features(
+                found.files, config, cache, spec, progress, cancel, encoder, store
+            )
         cancel.raise_if_cancelled()
-        return _match(features, found.skipped, calibration, cache, config, timer, progress, cancel)
+        gate = _gate_vectors(resolved.models, features, config, cache, store, cancel, gate_encoder)
+        report = _match(
+            features, found.skipped, resolved.calibration, cache, config, timer, progress, cancel,
+            gate,
+        )  # fmt: skip
+    return replace(
+        report,
+        stats=replace(
+            report.stats,
+            warnings=resolved.warnings,
+            runtime=features.runtime,
+            calibration=resolved.calibration.source,
+            gate_images=gate.images if gate is not None else 0,
+        ),
+    )
+
+
+def _gate_vectors(
+    models: ModelSet,
+    features: FeatureSet,
+    config: ScanConfig,
+    cache: FeatureCache,
+    store: ModelStore,
+    cancel: CancelToken,
+    gate_encoder: Encoder | None,
+) -> GateVectors | None:
+    """Embeds images with the gate encoder (CLIP) on demand, through the same cache."""
+    gate_spec = models.gate
+    if gate_spec is None:
+        return None
+    # One encoder for the whole scan, built on first use.
+    built: list[Encoder] = [gate_encoder] if gate_encoder is not None else []
+
+    def compute(indices: Sequence[int]) -> dict[int, NDArray[np.float32]]:
+        entries = [features.entries[i] for i in indices]
+        encoder = built[0] if built else None
+        got = compute_features(entries, config, cache, gate_spec, cancel=cancel,
+                               encoder=encoder, store=store)  # fmt: skip
+        if got.encoder is not None and not built:
+            built.append(got.encoder)
+        index = {e.path: i for e, i in zip(entries, indices, strict=True)}
+        assert got.embeddings is not None  # a spec was given
+        return {index[e.path]: v for e, v in zip(got.entries, got.embeddings, strict=True)}
+
+    return GateVectors(compute)
 
 
 def _match(
@@ -73,6 +128,7 @@ def _match(
     timer: _Timer,
     progress: ProgressCallback,
     cancel: CancelToken,
+    gate_vectors: GateVectors | None,
 ) -> ScanReport:
     threshold = config.threshold if config.threshold is not None else calibration.threshold
     gate = (
@@ -83,8 +139,14 @@ def _match(
     with timer.stage("candidates"):
         progress(ProgressEvent("candidates", 0, 0, "searching for similar pictures"))
         pairs = find_candidates(features.hashes, features.embeddings, reference, config).pairs
-    scorer = PairScorer(features, calibration, cache, Verifier(), gate)
+    verifier = Verifier() if model_set(config.model_set).verifier else None
+    scorer = PairScorer(features, calibration, cache, verifier, gate, gate_vectors)
     with timer.stage("decide"):
+        if gate_vectors is not None:
+            # Every image of an ambiguous pair, embedded by the gate encoder in one run.
+            progress(ProgressEvent("decide", 0, len(pairs), "second look at ambiguous pairs"))
+            gated = [(a, b) for a, b in pairs.tolist() if scorer.is_gated(a, b)]
+            gate_vectors.prefetch(i for pair in gated for i in pair)
         accepted: list[tuple[int, int]] = []
         for done, (a, b) in enumerate(pairs.tolist(), start=1):
             if scorer.score(a, b).probability >= threshold:
@@ -112,7 +174,7 @@ def _match(
         from_cache=features.from_cache,
         candidate_pairs=len(pairs),
         gated_pairs=scorer.counter.gated,
-        verified_pairs=scorer.counter.verified,
+        verified_pairs=scorer.verification.ran,
         duplicate_pairs=len(accepted),
         groups=len(groups),
         model_set=config.model_set,

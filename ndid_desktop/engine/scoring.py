@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.typing import NDArray
 
 from .cache import FeatureCache
 from .decision import Calibration
@@ -10,14 +14,69 @@ from .decode import DecodeError
 from .features import FeatureSet
 from .keeper import Geometry
 from .signals import measure, reversed_signals
-from .types import PairSignals, ScoredPair
+from .types import FileEntry, PairSignals, ScoredPair
 from .verify import Verification, Verifier
 
 
 @dataclass
 class GateCounter:
     gated: int = 0
-    verified: int = 0  # gated pairs that really ran the verifier (not from the cache)
+
+
+class GateVectors:
+    """The gate encoder's embeddings (CLIP), computed only for images in gated pairs.
+
+    ``compute(indices)`` embeds a batch of images (through the cache); the scan calls
+    ``prefetch`` with every image of the gated pairs first, so they run as one batch.
+    """
+
+    def __init__(self, compute: Callable[[Sequence[int]], dict[int, NDArray[np.float32]]]) -> None:
+        self._compute = compute
+        self._vectors: dict[int, NDArray[np.float32]] = {}
+
+    @property
+    def images(self) -> int:
+        return len(self._vectors)
+
+    def prefetch(self, indices: Iterable[int]) -> None:
+        missing = sorted(set(indices) - set(self._vectors))
+        if missing:
+            self._vectors.update(self._compute(missing))
+
+    def cosine(self, a: int, b: int) -> float | None:
+        self.prefetch((a, b))
+        va, vb = self._vectors.get(a), self._vectors.get(b)
+        if va is None or vb is None:
+            return None  # the image could not be read again
+        return float(np.clip(np.dot(va, vb), -1.0, 1.0))
+
+
+class CachedVerification:
+    """The keypoint check for candidates (a, b), remembered in the feature cache so that a
+    re-scan of unchanged files verifies nothing."""
+
+    def __init__(
+        self, entries: Sequence[FileEntry], cache: FeatureCache, verifier: Verifier | None
+    ) -> None:
+        self.entries = entries
+        self.cache = cache
+        self.verifier = verifier
+        self.ran = 0
+
+    def __call__(self, a: int, b: int, orientation: int) -> Verification | None:
+        ea, eb = self.entries[a], self.entries[b]
+        cached = self.cache.lookup_verification(ea, eb, orientation)
+        if cached is not None:
+            return Verification.from_tuple(cached)
+        if self.verifier is None:
+            return None
+        try:
+            result = self.verifier.verify(ea.path, eb.path, orientation)
+        except DecodeError:
+            return None  # a file vanished or broke since its features were cached
+        self.ran += 1
+        self.cache.store_verification(ea, eb, orientation, result.as_tuple())
+        return result
 
 
 class PairScorer:
@@ -28,16 +87,33 @@ class PairScorer:
         cache: FeatureCache,
         verifier: Verifier | None,
         gate: tuple[float, float],
+        gate_vectors: GateVectors | None = None,
     ) -> None:
+        self.gate_vectors = gate_vectors
         self.features = features
         self.calibration = calibration
         self.cache = cache
         self.verifier = verifier
         self.gate = gate
         self.counter = GateCounter()
+        self.verification = CachedVerification(features.entries, cache, verifier)
         self._scored: dict[tuple[int, int], ScoredPair] = {}
+        self._signals: dict[tuple[int, int], PairSignals] = {}
+
+    def is_gated(self, a: int, b: int) -> bool:
+        """Whether the cheap signals leave this pair to the second check."""
+        if self.calibration.verified is None:
+            return False
+        low, high = self.gate
+        return low <= self.calibration.cheap.probability(self.signals(a, b)) < high
 
     def signals(self, a: int, b: int) -> PairSignals:
+        key = (min(a, b), max(a, b))
+        if key not in self._signals:
+            self._signals[key] = self._measure(*key)
+        return self._signals[key]
+
+    def _measure(self, a: int, b: int) -> PairSignals:
         f = self.features
         vectors = f.embeddings
         return measure(
@@ -58,31 +134,19 @@ class PairScorer:
     def _score(self, a: int, b: int) -> ScoredPair:
         signals = self.signals(a, b)
         p = self.calibration.cheap.probability(signals)
-        low, high = self.gate
-        if self.calibration.verified is None or self.verifier is None or not low <= p < high:
+        verified = self.calibration.verified
+        if verified is None or not self.is_gated(a, b):
             return ScoredPair(a, b, signals, p, gated=False)
         self.counter.gated += 1
+        if self.gate_vectors is not None:
+            signals = replace(signals, gate_cosine=self.gate_vectors.cosine(a, b))
         check = self.verification(a, b, signals.orientation)
-        if check is None:  # a file vanished or broke since its features were cached
-            return ScoredPair(a, b, signals, p, gated=True)
-        signals = with_verification(signals, check)
-        return ScoredPair(a, b, signals, self.calibration.verified.probability(signals), True)
-
-    def verification(self, a: int, b: int, orientation: int) -> Verification | None:
-        """The verifier's result for (a, b), from the cache when both files are unchanged."""
-        ea, eb = self.features.entries[a], self.features.entries[b]
-        cached = self.cache.lookup_verification(ea, eb, orientation)
-        if cached is not None:
-            return Verification.from_tuple(cached)
-        if self.verifier is None:
-            return None
-        try:
-            result = self.verifier.verify(ea.path, eb.path, orientation)
-        except DecodeError:
-            return None
-        self.counter.verified += 1
-        self.cache.store_verification(ea, eb, orientation, result.as_tuple())
-        return result
+        needed = ("gate_cosine_gap" in verified.features, "log_inliers" in verified.features)
+        if (needed[0] and signals.gate_cosine is None) or (needed[1] and check is None):
+            return ScoredPair(a, b, signals, p, gated=True)  # a file vanished or broke since
+        if check is not None:
+            signals = with_verification(signals, check)
+        return ScoredPair(a, b, signals, verified.probability(signals), True)
 
     def geometry(self, a: int, b: int) -> Geometry | None:
         """How a and b overlap (from a's side), verifying the pair if it was not yet."""

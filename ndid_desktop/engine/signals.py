@@ -50,11 +50,10 @@ FEATURES: dict[str, Callable[[PairSignals], float]] = {
     "dhash": lambda s: s.dhash / 32.0,
     "whash": lambda s: s.whash / 32.0,
     # Near-identical hashes are decisive whatever the embedding says (a rotated copy has a low
-    # cosine but a 0-bit hash in its orientation): these saturating terms let a linear model
-    # express that.
-    "phash_close": lambda s: math.exp(-s.phash / 6.0),
-    "dhash_close": lambda s: math.exp(-s.dhash / 6.0),
-    "whash_close": lambda s: math.exp(-s.whash / 6.0),
+    # cosine but a 0-bit hash in its orientation): a saturating term lets a linear model say
+    # so. One term over the three hashes, not three: they are so correlated that separate
+    # terms get coefficients of opposite signs, which no one could read.
+    "hash_close": lambda s: math.exp(-(s.phash + s.dhash + s.whash) / 18.0),
     "cosine": lambda s: _required(s.cosine, "cosine"),
     # Spreads out the top of the cosine scale, where near-duplicates and look-alikes differ.
     "cosine_gap": lambda s: -math.log(1.0001 - _required(s.cosine, "cosine")),
@@ -63,6 +62,7 @@ FEATURES: dict[str, Callable[[PairSignals], float]] = {
     "rotated": lambda s: 1.0 if s.orientation else 0.0,
     "log_inliers": lambda s: math.log1p(_required(s.inliers, "inliers")),
     "inlier_ratio": lambda s: _required(s.inlier_ratio, "inlier_ratio"),
+    "gate_cosine_gap": lambda s: -math.log(1.0001 - _required(s.gate_cosine, "gate_cosine")),
     "coverage": lambda s: max(
         _required(s.coverage_ab, "coverage_ab"), _required(s.coverage_ba, "coverage_ba")
     ),

@@ -62,6 +62,7 @@ class PairSignals:
     coverage_ba: float | None = None
     detail_ab: float | None = None  # keypoint density of a outside b, relative to a's average
     detail_ba: float | None = None
+    gate_cosine: float | None = None  # the gate encoder's cosine (CLIP), for gated pairs only
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -111,10 +112,14 @@ class ScanStats:
     duplicate_pairs: int
     groups: int
     model_set: str
-    encoder: str | None
+    encoder: str | None  # the model set's signature: the encoders its calibration was fitted on
     threshold: float
     gate_band: tuple[float, float]
     seconds: dict[str, float]
+    gate_images: int = 0  # images the gate encoder (CLIP) had to embed for gated pairs
+    runtime: str = ""  # how the embedding encoder ran (e.g. onnxruntime-fp32)
+    warnings: tuple[str, ...] = ()  # e.g. a model set that fell back because weights are missing
+    calibration: str = ""  # where the calibration came from
 
 
 @dataclass(frozen=True)

@@ -51,24 +51,49 @@ class Verification:
 NO_MATCH = Verification(0, 0.0, 0.0, 0.0)
 
 
-class GreyCache:
-    """A small LRU of decoded grey images: one picture often appears in several pairs."""
+@dataclass(frozen=True)
+class Keypoints:
+    """A picture ready for matching: grey pixels, ORB keypoints and their descriptors."""
 
-    def __init__(self, capacity: int = 64) -> None:
-        self._items: OrderedDict[str, NDArray[np.uint8]] = OrderedDict()
+    grey: NDArray[np.uint8]
+    points: Sequence[Any]  # cv2.KeyPoint
+    descriptors: NDArray[np.uint8] | None
+
+
+def detect(grey: NDArray[np.uint8]) -> Keypoints:
+    import cv2
+
+    orb = cv2.ORB.create(nfeatures=ORB_FEATURES)
+    points, descriptors = orb.detectAndCompute(grey, None)
+    return Keypoints(
+        grey, points, None if descriptors is None else np.asarray(descriptors, np.uint8)
+    )
+
+
+def load_grey(path: str) -> NDArray[np.uint8]:
+    image = decode(path, min_side=VERIFY_SIDE // 2).image
+    image.thumbnail((VERIFY_SIDE, VERIFY_SIDE))
+    return np.asarray(image.convert("L"), dtype=np.uint8)
+
+
+class KeypointCache:
+    """An LRU of detected pictures: one picture is often in many pairs, and decoding plus
+    detection cost several times more than matching."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._items: OrderedDict[tuple[str, int], Keypoints] = OrderedDict()
         self._capacity = capacity
 
-    def get(self, path: str) -> NDArray[np.uint8]:
-        if path in self._items:
-            self._items.move_to_end(path)
-            return self._items[path]
-        image = decode(path, min_side=VERIFY_SIDE // 2).image
-        image.thumbnail((VERIFY_SIDE, VERIFY_SIDE))
-        grey = np.asarray(image.convert("L"), dtype=np.uint8)
-        self._items[path] = grey
+    def get(self, path: str, orientation: int = 0) -> Keypoints:
+        key = (path, orientation)
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        grey = orient(load_grey(path), orientation)
+        found = self._items[key] = detect(grey)
         if len(self._items) > self._capacity:
             self._items.popitem(last=False)
-        return grey
+        return found
 
 
 def orient(grey: NDArray[np.uint8], orientation: int) -> NDArray[np.uint8]:
@@ -82,11 +107,14 @@ def orient(grey: NDArray[np.uint8], orientation: int) -> NDArray[np.uint8]:
 
 def verify_images(grey_a: NDArray[np.uint8], grey_b: NDArray[np.uint8]) -> Verification:
     """Geometric verification of two grey images already in the same orientation."""
+    return verify_keypoints(detect(grey_a), detect(grey_b))
+
+
+def verify_keypoints(a: Keypoints, b: Keypoints) -> Verification:
     import cv2
 
-    orb = cv2.ORB.create(nfeatures=ORB_FEATURES)
-    kp_a, des_a = orb.detectAndCompute(grey_a, None)
-    kp_b, des_b = orb.detectAndCompute(grey_b, None)
+    grey_a, kp_a, des_a = a.grey, a.points, a.descriptors
+    grey_b, kp_b, des_b = b.grey, b.points, b.descriptors
     if des_a is None or des_b is None or len(kp_a) < MIN_MATCHES or len(kp_b) < MIN_MATCHES:
         return NO_MATCH
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
@@ -180,12 +208,12 @@ def _overlap(polygon: NDArray[np.float32], shape: tuple[int, ...]) -> float:
 
 
 class Verifier:
-    """Verifies pairs of files, reusing decoded images across pairs."""
+    """Verifies pairs of files, reusing each picture's keypoints across pairs."""
 
     def __init__(self) -> None:
-        self._greys = GreyCache()
+        self._keypoints = KeypointCache()
 
     def verify(self, path_a: str, path_b: str, orientation: int) -> Verification:
-        grey_a = self._greys.get(path_a)
-        grey_b = orient(self._greys.get(path_b), orientation)
-        return verify_images(grey_a, grey_b)
+        return verify_keypoints(
+            self._keypoints.get(path_a), self._keypoints.get(path_b, orientation)
+        )

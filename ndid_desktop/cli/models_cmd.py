@@ -1,0 +1,81 @@
+"""`ndid models`: which models exist, where their weights are (or are not), how to get them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..paths import bundled_models_dir, data_dir, models_dir
+
+
+def add_models_parser(sub: Any) -> None:
+    p = sub.add_parser("models", help="list the models, where their weights are, how to get them")
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION")
+    p.set_defaults(handler=run_list)
+    fetch = msub.add_parser("fetch", help="download a model's weights into your models folder")
+    fetch.add_argument("name", help="a model name from 'ndid models'")
+    fetch.set_defaults(handler=run_fetch)
+
+
+def _store(args: argparse.Namespace, allow_download: bool = False) -> Any:
+    from ..engine.models import ModelStore
+
+    return ModelStore(
+        user_dir=models_dir(data_dir(args.data_dir)),
+        bundled_dir=bundled_models_dir(),
+        allow_download=allow_download,
+    )
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from ..engine.encoders import SPECS
+    from ..engine.modelsets import MODEL_SETS
+
+    store = _store(args)
+    print(f"models folder: {store.user_dir}\n")
+    for spec in SPECS.values():
+        sets = [m.name for m in MODEL_SETS.values() if spec in m.encoders]
+        print(f"{spec.name}  ({spec.dim}-d; model sets: {', '.join(sets)})")
+        print(f"  weights: {spec.weights}")
+        if spec.weights_file is None:
+            print("  status:  available (ships inside its Python package)\n")
+            continue
+        location = store.locate(spec.weights_file)
+        if location.path is not None:
+            size = location.path.stat().st_size / 1e6
+            print(f"  status:  found in {location.source}: {location.path} ({size:.0f} MB)\n")
+        else:
+            print(f"  status:  missing; licence {spec.weights_file.license}")
+            print(f"  get it:  ndid models fetch {spec.name}   (needs internet), or copy")
+            print(f"           {spec.weights_file.filename} from {spec.weights_file.url}")
+            print(f"           into {store.user_dir}\n")
+    print("model sets:")
+    for m in MODEL_SETS.values():
+        print(f"  {m.name:9s} {m.summary}")
+    return 0
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    from ..engine.encoders import SPECS
+    from ..engine.models import ModelDownloadError
+
+    spec = SPECS.get(args.name)
+    if spec is None:
+        print(f"ndid: no model named {args.name!r}; see 'ndid models'", file=sys.stderr)
+        return 2
+    if spec.weights_file is None:
+        print(f"{spec.name} ships with NDID; nothing to download")
+        return 0
+
+    def show(done: int, total: int) -> None:
+        share = f"{done / total:6.1%}" if total else ""
+        print(f"\r{spec.name}: {done / 1e6:7.1f} MB {share}", end="", file=sys.stderr)
+
+    try:
+        path = _store(args, allow_download=True).require(spec.weights_file, show)
+    except ModelDownloadError as exc:
+        print(f"\nndid: {exc}", file=sys.stderr)
+        return 1
+    print(f"\n{spec.name}: {path}")
+    return 0
