@@ -123,3 +123,23 @@ def test_scan_never_modifies_a_photo(tmp_path: Path, encoder: Encoder) -> None:
     report = scan([Root(tmp_path)], ScanConfig(), encoder=encoder)
     assert report.groups  # the scan did real work on these files
     assert state() == before
+
+
+def test_not_duplicates_verdict_is_honoured_by_the_next_scan(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    from PIL import Image
+
+    from ndid_desktop.engine.verdicts import Verdicts
+
+    from .conftest import dev_photos
+
+    photo = Image.open(dev_photos(1, offset=31)[0]).convert("RGB")
+    photo.save(tmp_path / "a.jpg", quality=95)
+    photo.resize((photo.width // 2, photo.height // 2)).save(tmp_path / "b.jpg")
+    config = ScanConfig(verdicts_path=tmp_path / "data" / "verdicts.json")
+    assert len(scan([Root(tmp_path)], config, encoder=encoder).groups) == 1
+    Verdicts(config.verdicts_path).mark_not_duplicates(
+        [str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg")]
+    )
+    assert scan([Root(tmp_path)], config, encoder=encoder).groups == ()

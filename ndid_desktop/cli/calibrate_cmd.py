@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import tempfile
 import time
@@ -20,8 +21,15 @@ def add_calibrate_parser(sub: Any) -> None:
         description="Makes edited copies of distinct photos (known duplicates), pairs them as a "
         "scan would, and fits the logistic regression that turns signals into a probability.",
     )
-    p.add_argument("--photos", type=Path, required=True, help="a folder of distinct photos")
-    p.add_argument("--out", type=Path, required=True, help="calibration JSON to write")
+    p.add_argument(
+        "--auto",
+        type=Path,
+        metavar="PHOTO_FOLDER",
+        help="calibrate on your own photos: sample them, make edited copies, fit, and keep the "
+        "result in your data folder, where every later scan with this model set uses it",
+    )
+    p.add_argument("--photos", type=Path, help="a folder of distinct photos (developers)")
+    p.add_argument("--out", type=Path, help="calibration JSON to write (with --photos)")
     p.add_argument("--model-set", choices=MODEL_SETS, default="standard")
     p.add_argument(
         "--split",
@@ -29,8 +37,18 @@ def add_calibrate_parser(sub: Any) -> None:
         default="train",
         help="which fixed split of the photos to use (default: train)",
     )
-    p.add_argument("--edits-per-photo", type=int, default=12)
-    p.add_argument("--max-photos", type=int, default=None)
+    p.add_argument(
+        "--edits-per-photo",
+        type=int,
+        default=None,
+        help="random edits per photo (default: 12; 8 with --auto)",
+    )
+    p.add_argument(
+        "--max-photos",
+        type=int,
+        default=None,
+        help="use at most this many photos (default: all; 120 with --auto)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
         "--workdir",
@@ -70,6 +88,9 @@ def add_eval_parser(sub: Any) -> None:
     score.add_argument("--threshold", type=float, default=None)
     score.add_argument("--markdown", type=Path, default=None, help="also write the summary here")
     score.set_defaults(handler=run_score)
+    from .eval_report import add_report_parser
+
+    add_report_parser(esub)
 
 
 def _photos(folder: Path, split: str, limit: int | None) -> list[Path]:
@@ -99,14 +120,69 @@ def run_make_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _auto_sources(folder: Path, limit: int) -> list[Path]:
+    """A deterministic sample of distinct photos from a user's folder: near-identical photos
+    (which a library may already hold) are dropped, or they would be labelled 'different'."""
+    from ..engine.config import Root, ScanConfig
+    from ..engine.decode import DecodeError, decode
+    from ..engine.discover import discover
+    from ..engine.hashes import compute_hashes, hamming
+
+    files = discover([Root(folder)], ScanConfig()).files
+    ranked = sorted(files, key=lambda f: hashlib.sha256(f.path.encode(errors="replace")).digest())
+    chosen: list[Path] = []
+    kept_hashes: list[Any] = []
+    for entry in ranked:
+        if len(chosen) >= limit:
+            break
+        try:
+            h = compute_hashes(decode(entry.path).image)[0, 0]
+        except DecodeError:
+            continue
+        if any(int(hamming(h, other)) <= 8 for other in kept_hashes):
+            continue
+        kept_hashes.append(h)
+        chosen.append(Path(entry.path))
+    return chosen
+
+
+def _keep_previous(path: Path) -> None:
+    """Calibrations are versioned: the one being replaced is kept beside it, dated."""
+    if path.is_file():
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(path.stat().st_mtime))
+        path.rename(path.with_name(f"{path.stem}.{stamp}{path.suffix}"))
+
+
 def run_calibrate(args: argparse.Namespace) -> int:
     from ..engine.attacks import make_dataset
     from ..engine.cache import FeatureCache
     from ..engine.calibrate import labelled_pairs
     from ..engine.config import ScanConfig
+    from ..engine.decision import CalibrationError, bundled_calibration_name
+    from ..paths import calibration_dir
     from .progress import TerminalProgress
 
-    sources = _photos(args.photos, args.split, args.max_photos)
+    if (args.auto is None) == (args.photos is None):
+        print("ndid: give either --auto PHOTO_FOLDER or --photos DIR --out FILE", file=sys.stderr)
+        return 2
+    if args.auto is not None:
+        if not args.auto.is_dir():
+            print(f"ndid: folder not found: {args.auto}", file=sys.stderr)
+            return 2
+        args.edits_per_photo = args.edits_per_photo or 8
+        sources = _auto_sources(args.auto, args.max_photos or 120)
+        args.photos = args.auto
+        args.split = "all"
+        if args.out is None:
+            args.out = calibration_dir(data_dir(args.data_dir)) / bundled_calibration_name(
+                args.model_set
+            )
+    else:
+        if args.out is None:
+            print("ndid: --photos needs --out FILE", file=sys.stderr)
+            return 2
+        args.edits_per_photo = args.edits_per_photo or 12
+        sources = _photos(args.photos, args.split, args.max_photos)
     if len(sources) < 5:
         print(f"ndid: need at least 5 distinct photos in {args.photos}", file=sys.stderr)
         return 2
@@ -124,8 +200,14 @@ def run_calibrate(args: argparse.Namespace) -> int:
         progress = TerminalProgress()
         with FeatureCache(work / "cache.sqlite") as cache:
             data = labelled_pairs(dataset, rows, config, cache, progress)
-            calibration = _fit(data, args, cache, progress)
+            try:
+                calibration = _fit(data, args, cache, progress)
+            except CalibrationError as exc:
+                progress.close()
+                print(f"ndid: {exc}", file=sys.stderr)
+                return 1
         progress.close()
+        _keep_previous(args.out)
         calibration.save(args.out)
     m = calibration.metrics
     print(

@@ -109,12 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--json", action="store_true", help="print JSON instead of prose")
     _add_scan_options(compare)
 
+    from .actions_cmd import add_action_parsers
     from .calibrate_cmd import add_calibrate_parser, add_eval_parser
     from .models_cmd import add_models_parser
 
     add_calibrate_parser(sub)
     add_eval_parser(sub)
     add_models_parser(sub)
+    add_action_parsers(sub)
     return parser
 
 
@@ -149,6 +151,7 @@ def _config(args: argparse.Namespace, **extra: object) -> ScanConfig:
         models_dir=models_dir(base),
         bundled_models_dir=bundled_models_dir(),
         allow_download=args.download,
+        verdicts_path=base / "verdicts.json",
         **extra,  # type: ignore[arg-type]
     )
 

@@ -19,8 +19,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .types import FileEntry, ImageInfo
+from .verify import VERSION as VERIFIER_VERSION
 
-SCHEMA_VERSION = 4  # bump when hashes or the stored layout change: old rows are dropped
+SCHEMA_VERSION = 5  # bump when hashes or the stored layout change: old rows are dropped
 HASH_SHAPE = (3, 8, 8)
 
 
@@ -82,8 +83,8 @@ class FeatureCache:
             # Keyed by both files' identity, so an edited file invalidates its verifications.
             db.execute(
                 "CREATE TABLE verifications (a BLOB NOT NULL, b BLOB NOT NULL,"
-                " orientation INTEGER NOT NULL, result TEXT NOT NULL,"
-                " PRIMARY KEY (a, b, orientation))"
+                " orientation INTEGER NOT NULL, verifier INTEGER NOT NULL, result TEXT NOT NULL,"
+                " PRIMARY KEY (a, b, orientation, verifier))"
             )
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
@@ -158,8 +159,8 @@ class FeatureCache:
         self, a: FileEntry, b: FileEntry, orientation: int
     ) -> tuple[float, ...] | None:
         row = self._db.execute(
-            "SELECT result FROM verifications WHERE a=? AND b=? AND orientation=?",
-            (_identity(a), _identity(b), orientation),
+            "SELECT result FROM verifications WHERE a=? AND b=? AND orientation=? AND verifier=?",
+            (_identity(a), _identity(b), orientation, VERIFIER_VERSION),
         ).fetchone()
         return tuple(json.loads(row[0])) if row else None
 
@@ -168,8 +169,14 @@ class FeatureCache:
     ) -> None:
         with self._transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO verifications VALUES (?, ?, ?, ?)",
-                (_identity(a), _identity(b), orientation, json.dumps(list(result))),
+                "INSERT OR REPLACE INTO verifications VALUES (?, ?, ?, ?, ?)",
+                (
+                    _identity(a),
+                    _identity(b),
+                    orientation,
+                    VERIFIER_VERSION,
+                    json.dumps(list(result)),
+                ),
             )
 
     def count(self) -> int:

@@ -18,7 +18,7 @@ from .attacks import ManifestRow
 from .cache import FeatureCache
 from .candidates import find_candidates
 from .config import Root, ScanConfig
-from .decision import Calibration, LogisticStage
+from .decision import Calibration, CalibrationError, LogisticStage
 from .discover import discover
 from .encoders import Encoder
 from .features import FeatureSet, compute_features
@@ -150,6 +150,12 @@ def fit_calibration(
     check for candidates a and b; None fits no verified stage (the fast model set).
     ``gate_vectors`` embeds images with the gate encoder (CLIP) for the pairs in the band."""
     names = CHEAP_FEATURES[model_set]
+    if data.labels.all() or not data.labels.any():
+        kind = "look-alike (different) pairs" if data.labels.all() else "duplicate pairs"
+        raise CalibrationError(
+            f"cannot calibrate: the candidate search found no {kind} among these photos; "
+            "use more photos, or more varied ones"
+        )
     cheap = fit_stage(data.signals, data.labels, names)
     p_cheap = np.array([cheap.probability(s) for s in data.signals])
     first_threshold = precision_threshold(p_cheap, data.labels, TARGET_PRECISION)
@@ -157,7 +163,9 @@ def fit_calibration(
     in_band = np.nonzero((p_cheap >= gate[0]) & (p_cheap < gate[1]))[0]
     verified = None
     final = p_cheap.copy()
-    if verify is not None and len(in_band) and data.labels[in_band].any():
+    band_labels = data.labels[in_band]
+    # The verified stage needs both kinds of pair in the band; a small set may have only one.
+    if verify is not None and band_labels.any() and not band_labels.all():
         checked: list[PairSignals] = []
         if gate_vectors is not None:
             gate_vectors.prefetch(i for pair in data.pairs[in_band].tolist() for i in pair)

@@ -59,6 +59,7 @@ class ScanConfig:
     models_dir: Path | None = None  # the user's models folder (weights, exported ONNX files)
     bundled_models_dir: Path | None = None  # weights shipped next to a packaged app
     allow_download: bool = False  # fetch missing weights (only when the user asked to)
+    verdicts_path: Path | None = None  # the user's "not duplicates" pairs (see verdicts.py)
 
     def __post_init__(self) -> None:
         if self.model_set not in MODEL_SETS:

@@ -26,6 +26,7 @@ from .progress import CancelToken, ProgressCallback, ProgressEvent, null_progres
 from .scoring import GateVectors, PairScorer
 from .signals import reversed_signals
 from .types import Group, Member, ScanReport, ScanStats, Skipped
+from .verdicts import Verdicts
 from .verify import Verifier
 
 
@@ -85,6 +86,7 @@ def scan(
             runtime=features.runtime,
             calibration=resolved.calibration.source,
             gate_images=gate.images if gate is not None else 0,
+            roots=tuple(str(r.path) for r in roots),
         ),
     )
 
@@ -140,7 +142,8 @@ def _match(
         progress(ProgressEvent("candidates", 0, 0, "searching for similar pictures"))
         pairs = find_candidates(features.hashes, features.embeddings, reference, config).pairs
     verifier = Verifier() if model_set(config.model_set).verifier else None
-    scorer = PairScorer(features, calibration, cache, verifier, gate, gate_vectors)
+    verdicts = Verdicts(config.verdicts_path)
+    scorer = PairScorer(features, calibration, cache, verifier, gate, gate_vectors, verdicts)
     with timer.stage("decide"):
         if gate_vectors is not None:
             # Every image of an ambiguous pair, embedded by the gate encoder in one run.
@@ -199,6 +202,7 @@ def _report_group(raw: RawGroup, features: FeatureSet, scorer: PairScorer) -> Gr
             reference=keeper_entry.reference,
             size=keeper_entry.size,
             info=keeper_info,
+            mtime_ns=keeper_entry.mtime_ns,
         )
     ]
     for m in raw.members:
@@ -214,6 +218,7 @@ def _report_group(raw: RawGroup, features: FeatureSet, scorer: PairScorer) -> Gr
                 size=entry.size,
                 info=info,
                 signals={**signals.as_dict(), "gated": pair.gated},
+                mtime_ns=entry.mtime_ns,
             )
         )
     return Group(keep=keeper_entry.path, reason=raw.reason, members=tuple(members))

@@ -20,6 +20,7 @@ def _member(m: Member) -> dict[str, Any]:
         "reason": m.reason,
         "reference": m.reference,
         "size": m.size,
+        "mtime_ns": m.mtime_ns,
         "info": asdict(m.info),
         "signals": m.signals,
     }
@@ -57,6 +58,7 @@ def from_json(data: dict[str, Any]) -> ScanReport:
                     size=m["size"],
                     info=ImageInfo(**m["info"]),
                     signals=m.get("signals", {}),
+                    mtime_ns=m.get("mtime_ns", 0),
                 )
                 for m in g["members"]
             ),
@@ -65,6 +67,8 @@ def from_json(data: dict[str, Any]) -> ScanReport:
     )
     stats = dict(data["stats"])
     stats["gate_band"] = tuple(stats["gate_band"])
+    for key in ("warnings", "roots"):
+        stats[key] = tuple(stats.get(key, ()))
     return ScanReport(
         groups=groups,
         skipped=tuple(Skipped(**s) for s in data["skipped"]),

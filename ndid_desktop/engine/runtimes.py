@@ -72,6 +72,7 @@ class OrtEncoder:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         self.spec = spec
+        self._session_path = onnx_file
         self._session = ort.InferenceSession(
             str(onnx_file), options, providers=["CPUExecutionProvider"]
         )

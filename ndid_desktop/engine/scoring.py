@@ -15,6 +15,7 @@ from .features import FeatureSet
 from .keeper import Geometry
 from .signals import measure, reversed_signals
 from .types import FileEntry, PairSignals, ScoredPair
+from .verdicts import Verdicts
 from .verify import Verification, Verifier
 
 
@@ -88,8 +89,10 @@ class PairScorer:
         verifier: Verifier | None,
         gate: tuple[float, float],
         gate_vectors: GateVectors | None = None,
+        verdicts: Verdicts | None = None,
     ) -> None:
         self.gate_vectors = gate_vectors
+        self.verdicts = verdicts
         self.features = features
         self.calibration = calibration
         self.cache = cache
@@ -133,6 +136,9 @@ class PairScorer:
 
     def _score(self, a: int, b: int) -> ScoredPair:
         signals = self.signals(a, b)
+        entries = self.features.entries
+        if self.verdicts is not None and (entries[a].path, entries[b].path) in self.verdicts:
+            return ScoredPair(a, b, signals, 0.0, gated=False)  # the user said: different
         p = self.calibration.cheap.probability(signals)
         verified = self.calibration.verified
         if verified is None or not self.is_gated(a, b):

@@ -86,6 +86,7 @@ class Member:
     size: int
     info: ImageInfo
     signals: dict[str, Any] = field(default_factory=dict)
+    mtime_ns: int = 0  # as scanned: a file that changed since is never trashed
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class ScanStats:
     runtime: str = ""  # how the embedding encoder ran (e.g. onnxruntime-fp32)
     warnings: tuple[str, ...] = ()  # e.g. a model set that fell back because weights are missing
     calibration: str = ""  # where the calibration came from
+    roots: tuple[str, ...] = ()  # the scanned folders: nothing outside them is ever trashed
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from .decode import decode
 from .hashes import ORIENTATIONS
 
 VERIFY_SIDE = 512  # long side the verifier works at: enough keypoints, cheap to decode
-ORB_FEATURES = 1500
+ORB_FEATURES = 1000  # matching cost grows with the square; 1500 doubled it for no decisions
 RATIO = 0.8
 MIN_MATCHES = 8
+VERSION = 2  # bump when results change: cached verifications are keyed by it
 TONAL_SPREAD = 12.0  # grey levels of median deviation that count as fully 'picture'
 
 
@@ -128,7 +129,7 @@ def verify_keypoints(a: Keypoints, b: Keypoints) -> Verification:
     src = np.array([kp_b[m.queryIdx].pt for m in good], dtype=np.float32).reshape(-1, 1, 2)
     dst = np.array([kp_a[m.trainIdx].pt for m in good], dtype=np.float32).reshape(-1, 1, 2)
     # OpenCV returns (None, None) when RANSAC finds no model, which its stubs do not declare.
-    found: tuple[Any, Any] = cv2.findHomography(src, dst, cv2.RANSAC, 5.0)
+    found: tuple[Any, Any] = cv2.findHomography(src, dst, cv2.RANSAC, 5.0, maxIters=1000)
     if found[0] is None or found[1] is None:
         return NO_MATCH
     homography = np.asarray(found[0], dtype=np.float64)

@@ -1,0 +1,422 @@
+"""The main window: folders and scan on the left, the review list in the middle."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, QSettings, Qt, QThread
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine.actions import FileState, GroupChoice, Journal, TrashFunction, execute, plan_deletion
+from ..engine.config import ScanConfig
+from ..engine.progress import ProgressEvent
+from ..engine.types import ScanReport
+from ..engine.verdicts import Verdicts
+from .folders import FolderPanel
+from .group_delegate import GroupDelegate, human_size
+from .groups_model import GroupListModel, Roles
+from .thumbnails import ThumbnailCache
+from .worker import ScanWorker
+
+STAGES = {
+    "discover": "Finding photos",
+    "features": "Reading photos",
+    "candidates": "Searching for look-alikes",
+    "decide": "Comparing pairs",
+    "group": "Grouping",
+}
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """What the window needs from outside, built once in app.py (no globals)."""
+
+    data_dir: Path
+    settings: QSettings
+    trash: TrashFunction | None = None  # None = the system trash (tests inject a fake)
+    confirm: bool = True  # tests answer the confirmation themselves
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, context: AppContext) -> None:
+        super().__init__()
+        self.context = context
+        self.setWindowTitle(self.tr("NDID Desktop — duplicate photo finder"))
+        self.report: ScanReport | None = None
+        self.worker: ScanWorker | None = None
+        self.scan_thread: QThread | None = None
+        self._started = 0.0
+        self.journal = Journal(context.data_dir / "journal.jsonl")
+        self.verdicts = Verdicts(context.data_dir / "verdicts.json")
+
+        self.folders = FolderPanel()
+        self.model_set = QComboBox()
+        self.model_set.addItems(["standard", "fast", "thorough"])
+        self.model_set.setToolTip(
+            self.tr(
+                "standard: works offline; fast: hashes only; "
+                "thorough: ResNet-50 + CLIP (needs their weights)"
+            )
+        )
+        self.scan_button = QPushButton(self.tr("Scan"))
+        self.scan_button.clicked.connect(self.start_scan)
+        self.cancel_button = QPushButton(self.tr("Cancel"))
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel_scan)
+        self.progress = QProgressBar()
+        self.status = QLabel(self.tr("Add the folders that hold your photos, then Scan."))
+        self.status.setWordWrap(True)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(QLabel(self.tr("<b>Folders</b> (tick = reference, never cleaned)")))
+        left_layout.addWidget(self.folders, 1)
+        left_layout.addWidget(QLabel(self.tr("Models")))
+        left_layout.addWidget(self.model_set)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.scan_button)
+        buttons.addWidget(self.cancel_button)
+        left_layout.addLayout(buttons)
+        left_layout.addWidget(self.progress)
+        left_layout.addWidget(self.status)
+
+        self.thumbnails = ThumbnailCache(parent=self)
+        self.groups = GroupListModel(self)
+        self.view = QListView()
+        self.view.setModel(self.groups)
+        self.view.setItemDelegate(GroupDelegate(self.thumbnails, self.view))
+        self.view.setResizeMode(QListView.ResizeMode.Adjust)  # re-wrap cards on resize
+        self.view.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.view.doubleClicked.connect(self.compare_selected)
+        self.thumbnails.ready.connect(self._thumbnail_ready)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(self.view)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([300, 1000])
+        self.setCentralWidget(splitter)
+        self._actions()
+        self._restore()
+
+    # --- actions and keyboard
+    def _actions(self) -> None:
+        bar = QToolBar(self.tr("Actions"))
+        self.addToolBar(bar)
+
+        def action(
+            text: str,
+            slot: object,
+            shortcut: QKeySequence | QKeySequence.StandardKey | Qt.Key | str | None = None,
+        ) -> QAction:
+            a = QAction(text, self)
+            a.triggered.connect(slot)
+            if shortcut is not None:
+                a.setShortcut(QKeySequence(shortcut))
+                a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            bar.addAction(a)
+            return a
+
+        self.trash_action = action(
+            self.tr("Trash duplicates…"), self.trash_selected, QKeySequence.StandardKey.Delete
+        )
+        action(self.tr("Compare"), self.compare_selected, Qt.Key.Key_Return)
+        action(self.tr("Toggle group"), self.toggle_selected, Qt.Key.Key_Space)
+        action(self.tr("Next keeper"), self.next_keeper, "K")
+        action(self.tr("Not duplicates"), self.mark_not_duplicates)
+        bar.addSeparator()
+        action(self.tr("Keep suggested"), self.groups.keep_suggested)
+        action(self.tr("Keep highest resolution"), lambda: self.groups.keep_by_rule("resolution"))
+        action(self.tr("Keep oldest"), lambda: self.groups.keep_by_rule("oldest"))
+        action(self.tr("Keep in folder…"), self.keep_in_folder)
+        bar.addSeparator()
+        self.sort = QComboBox()
+        self.sort.addItems(
+            [self.tr("sort: savings"), self.tr("sort: least sure first"), self.tr("sort: folder")]
+        )
+        self.sort.currentIndexChanged.connect(
+            lambda i: self.groups.sort_by(("savings", "probability", "folder")[i])
+        )
+        bar.addWidget(self.sort)
+        action(self.tr("Export…"), self.export)
+        action(self.tr("History"), self.show_history)
+
+    def _selected_rows(self) -> list[int]:
+        rows = sorted({i.row() for i in self.view.selectionModel().selectedIndexes()})
+        if not rows and self.view.currentIndex().isValid():
+            rows = [self.view.currentIndex().row()]
+        return rows
+
+    def toggle_selected(self) -> None:
+        for row in self._selected_rows():
+            index = self.groups.index(row)
+            selected = self.groups.data(index, Roles.SELECTED)
+            state = Qt.CheckState.Unchecked if selected else Qt.CheckState.Checked
+            self.groups.setData(index, state, Qt.ItemDataRole.CheckStateRole)
+
+    def next_keeper(self) -> None:
+        """Make the next member of the current group the file to keep."""
+        for row in self._selected_rows()[:1]:
+            state = self.groups.state(row)
+            paths = [m.path for m in state.members]
+            following = paths[(paths.index(state.keep) + 1) % len(paths)]
+            self.groups.setData(self.groups.index(row), following, Roles.KEEP)
+
+    def keep_in_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Keep the files in this folder"))
+        if folder:
+            self.groups.keep_by_rule("folder", folder)
+
+    # --- scanning
+    def scan_config(self) -> ScanConfig:
+        base = self.context.data_dir
+        return ScanConfig(
+            model_set=self.model_set.currentText(),
+            cache_path=base / "features.sqlite",
+            calibration_dir=base / "calibration",
+            models_dir=base / "models",
+            verdicts_path=base / "verdicts.json",
+        )
+
+    def start_scan(self) -> None:
+        roots = self.folders.roots()
+        if not roots:
+            self.status.setText(self.tr("Add at least one folder first."))
+            return
+        self._save()
+        self.worker = ScanWorker(roots, self.scan_config())
+        self.scan_thread = QThread(self)
+        self.worker.moveToThread(self.scan_thread)
+        self.scan_thread.started.connect(self.worker.run)
+        self.worker.progress.connect(self._on_progress)
+        self.worker.finished_report.connect(self._on_report)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.cancelled.connect(self._on_cancelled)
+        self.worker.done.connect(self.scan_thread.quit)
+        self.scan_thread.finished.connect(self._on_thread_finished)
+        self.scan_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self._started = time.monotonic()
+        self.status.setText(self.tr("Starting…"))
+        self.scan_thread.start()
+
+    def cancel_scan(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.status.setText(self.tr("Cancelling after the current batch…"))
+
+    def _on_progress(self, event: ProgressEvent) -> None:
+        name = self.tr(STAGES.get(event.stage, event.stage))
+        if event.total:
+            self.progress.setRange(0, event.total)
+            self.progress.setValue(event.done)
+            text = f"{name}: {event.done} / {event.total}"
+            elapsed = time.monotonic() - self._started
+            if event.stage == "features" and event.done:
+                eta = elapsed / event.done * (event.total - event.done)
+                text += self.tr(" — about {s} s left").format(s=int(eta))
+        else:
+            self.progress.setRange(0, 0)
+            text = f"{name}… {event.message}"
+        self.status.setText(text)
+
+    def _on_report(self, report: ScanReport) -> None:
+        self.report = report
+        self.groups.set_groups(report.groups)
+        s = report.stats
+        text = self.tr(
+            "{groups} groups, {dupes} duplicates ({size}); {n} photos read, {skipped} skipped"
+        ).format(
+            groups=len(report.groups),
+            dupes=sum(len(g.duplicates) for g in report.groups),
+            size=human_size(sum(m.size for g in report.groups for m in g.duplicates)),
+            n=s.images_used,
+            skipped=s.skipped,
+        )
+        if s.warnings:
+            text += "\n" + "\n".join(s.warnings)
+        if report.skipped:
+            text += (
+                "\n"
+                + self.tr("Skipped:")
+                + "\n"
+                + "\n".join(f"{k.path}: {k.error}" for k in report.skipped[:20])
+            )
+        self.status.setText(text)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        if report.groups:
+            self.view.setCurrentIndex(self.groups.index(0))
+
+    def _on_failed(self, message: str) -> None:
+        self.status.setText(self.tr("The scan stopped: ") + message.splitlines()[0])
+
+    def _on_cancelled(self) -> None:
+        self.status.setText(
+            self.tr("Scan cancelled. What was read is cached: the next scan continues from there.")
+        )
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+
+    def _on_thread_finished(self) -> None:
+        self.scan_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        if self.scan_thread is not None:
+            self.scan_thread.wait()
+            self.scan_thread.deleteLater()
+        self.scan_thread, self.worker = None, None
+
+    def _thumbnail_ready(self, path: str) -> None:
+        for row in self.groups.rows_with(path):
+            index = self.groups.index(row)
+            self.groups.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+    # --- decisions
+    def compare_selected(self, index: QModelIndex | None = None) -> None:
+        from .compare import CompareDialog
+
+        rows = self._selected_rows()
+        if not rows:
+            return
+        state = self.groups.state(rows[0])
+        others = [m for m in state.members if m.path != state.keep]
+        keeper = next(m for m in state.members if m.path == state.keep)
+        if others:
+            CompareDialog(keeper, others[0], self).exec()
+
+    def mark_not_duplicates(self) -> None:
+        rows = self._selected_rows()
+        for row in rows:
+            self.verdicts.mark_not_duplicates(m.path for m in self.groups.state(row).members)
+        self.groups.remove_rows(rows)
+        self.status.setText(self.tr("Remembered: these files are not duplicates."))
+
+    def trash_choices(self) -> list[GroupChoice]:
+        chosen = [s for s in self.groups.states() if s.selected]
+        return [
+            GroupChoice(
+                tuple(FileState(m.path, m.size, m.mtime_ns, m.reference) for m in s.members),
+                frozenset({s.keep}),
+            )
+            for s in chosen
+        ]
+
+    def trash_selected(self) -> None:
+        if self.report is None:
+            return
+        plan = plan_deletion(self.trash_choices(), self.report.stats.roots)
+        if not plan.trash:
+            self.status.setText(self.tr("Nothing to move to the trash."))
+            return
+        question = self.tr(
+            "Move {n} files ({size}) to the trash? The file to keep in each ticked group stays."
+        ).format(n=len(plan.trash), size=human_size(plan.bytes))
+        if plan.refused:
+            question += "\n\n" + self.tr("{n} files will not be touched:").format(
+                n=len(plan.refused)
+            )
+            question += "\n" + "\n".join(f"{r.path}: {r.reason}" for r in plan.refused[:10])
+        if self.context.confirm:
+            answer = QMessageBox.question(self, self.tr("Move to trash"), question)
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        outcomes = execute(plan, self.journal, self.context.trash)
+        gone = {o.path for o in outcomes if o.status == "trashed"}
+        emptied = [
+            i
+            for i, s in enumerate(self.groups.states())
+            if s.selected
+            and all(m.path == s.keep or m.path in gone or m.reference for m in s.members)
+        ]
+        self.groups.remove_rows(emptied)
+        failed = [o for o in outcomes if o.status != "trashed"]
+        text = self.tr("Moved {n} files to the trash.").format(n=len(gone))
+        if failed:
+            text += "\n" + "\n".join(f"{o.path}: {o.message}" for o in failed[:10])
+        self.status.setText(text)
+
+    def export(self) -> None:
+        if self.report is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            self.tr("Export groups"),
+            "ndid-report.json",
+            self.tr("JSON (*.json);;CSV (*.csv)"),
+        )
+        if not path:
+            return
+        from ..engine.report import write_csv, write_json
+
+        (write_csv if path.endswith(".csv") else write_json)(self.report, Path(path))
+
+    def show_history(self) -> None:
+        entries = self.journal.entries()[-30:]
+        lines = [
+            f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(float(str(e.get('time', 0)))))}  "
+            f"{e.get('action')}  {e.get('path')}"
+            for e in entries
+        ]
+        QMessageBox.information(
+            self,
+            self.tr("History"),
+            "\n".join(lines)
+            or self.tr("Nothing yet.") + "\n\n" + self.tr("Restore a file with: ndid restore PATH"),
+        )
+
+    # --- persistence
+    def _restore(self) -> None:
+        s = self.context.settings
+        geometry = s.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 860)
+        for entry in _as_list(s.value("folders", [])):
+            path, _, ref = str(entry).rpartition("|")
+            self.folders.add_folder(path, ref == "1")
+        index = self.model_set.findText(str(s.value("model_set", "standard")))
+        self.model_set.setCurrentIndex(max(index, 0))
+
+    def _save(self) -> None:
+        s = self.context.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("folders", [f"{p}|{int(r)}" for p, r in self.folders.state()])
+        s.setValue("model_set", self.model_set.currentText())
+
+    def closeEvent(self, event: object) -> None:
+        self._save()
+        if self.worker is not None:
+            self.worker.cancel()
+        if self.scan_thread is not None:
+            self.scan_thread.quit()
+            self.scan_thread.wait(10_000)
+        self.thumbnails.wait()
+        super().closeEvent(event)  # type: ignore[arg-type]
+
+
+def _as_list(value: object) -> list[str]:
+    """QSettings gives a str for a one-item list in INI files, a list otherwise."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return []

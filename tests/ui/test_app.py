@@ -1,0 +1,130 @@
+"""The desktop app under pytest-qt (offscreen): models pass qtmodeltester, a real scan runs
+through the worker and fills the grid, cancel works, and trash goes through a fake trash with
+every action journalled. Qt warnings fail these tests (qt_log_level_fail in pyproject)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QSettings, Qt
+
+from ndid_desktop.engine.attacks import ManifestRow
+from ndid_desktop.ui.groups_model import GroupListModel, Roles
+from ndid_desktop.ui.main_window import AppContext, MainWindow
+
+
+class FakeTrash:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir()
+        self.paths: list[str] = []
+
+    def __call__(self, path: str) -> None:
+        shutil.move(path, self.folder / f"{len(self.paths)}-{os.path.basename(path)}")
+        self.paths.append(path)
+
+
+@pytest.fixture
+def library(tiny_library: tuple[Path, list[ManifestRow]], tmp_path: Path) -> Path:
+    """A private copy: these tests move files to a (fake) trash."""
+    root, _ = tiny_library
+    copy = tmp_path / "photos"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("*.sqlite*", "manifest.json"))
+    return copy
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path, encoder) -> MainWindow:
+    data = tmp_path / "data"
+    # The session's exported encoder, so each test does not export its own.
+    shutil.copytree(Path(encoder._session_path).parent, data / "models")
+    trash = FakeTrash(tmp_path / "trash")
+    settings = QSettings(str(data / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(AppContext(data_dir=data, settings=settings, trash=trash, confirm=False))
+    qtbot.addWidget(w)
+    w.fake_trash = trash  # type: ignore[attr-defined]
+    return w
+
+
+def _scan(qtbot, window: MainWindow, folder: Path) -> None:
+    window.folders.add_folder(str(folder))
+    window.start_scan()
+    assert window.worker is not None
+    with qtbot.waitSignal(window.worker.done, timeout=240_000):
+        pass
+    qtbot.waitUntil(lambda: window.scan_button.isEnabled(), timeout=10_000)
+
+
+def test_scan_fills_the_grid_and_the_model_is_sound(qtbot, qtmodeltester, window, library) -> None:
+    _scan(qtbot, window, library)
+    assert window.report is not None
+    assert window.groups.rowCount() == len(window.report.groups) > 0
+    qtmodeltester.check(window.groups)
+    first = window.groups.index(0)
+    assert window.groups.data(first, Roles.KEEP) == window.report.groups[0].keep
+    assert "groups" in window.status.text()
+    window.view.grab()  # paint: thumbnails are requested for visible rows
+    qtbot.waitUntil(
+        lambda: window.thumbnails.get(window.report.groups[0].keep) is not None, timeout=20_000
+    )
+
+
+def test_window_stays_responsive_and_cancel_stops_the_scan(qtbot, window, library) -> None:
+    window.folders.add_folder(str(library))
+    window.start_scan()
+    assert window.worker is not None
+    ticks = []
+    qtbot.waitUntil(
+        lambda: (ticks.append(1) or True) and window.status.text() != "Starting…", timeout=60_000
+    )
+    window.cancel_scan()
+    with qtbot.waitSignal(window.worker.done, timeout=120_000):
+        pass
+    qtbot.waitUntil(lambda: window.scan_button.isEnabled(), timeout=10_000)
+    assert "cancelled" in window.status.text() or window.report is not None
+
+
+def test_trash_uses_the_fake_trash_and_the_journal(qtbot, window, library) -> None:
+    _scan(qtbot, window, library)
+    assert window.report is not None
+    first = window.groups.state(0)
+    duplicates = [m.path for m in first.members if m.path != first.keep]
+    for row in range(1, window.groups.rowCount()):  # only the first group is ticked
+        window.groups.setData(
+            window.groups.index(row), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole
+        )
+    window.trash_selected()
+    assert sorted(window.fake_trash.paths) == sorted(duplicates)  # type: ignore[attr-defined]
+    assert os.path.exists(first.keep)
+    journal = window.journal.entries()
+    assert {e["path"] for e in journal if e["action"] == "trash"} == set(duplicates)
+
+
+def test_not_duplicates_is_remembered(qtbot, window, library) -> None:
+    _scan(qtbot, window, library)
+    before = window.groups.rowCount()
+    window.view.setCurrentIndex(window.groups.index(0))
+    window.mark_not_duplicates()
+    assert window.groups.rowCount() == before - 1
+    assert len(window.verdicts) > 0
+
+
+def test_keeper_rules(qtbot, window, library) -> None:
+    _scan(qtbot, window, library)
+    window.groups.keep_by_rule("resolution")
+    for state in window.groups.states():
+        kept = next(m for m in state.members if m.path == state.keep)
+        assert kept.info.pixels == max(m.info.pixels for m in state.members)
+    window.groups.keep_suggested()
+    assert all(s.keep == s.group.keep for s in window.groups.states())
+
+
+def test_empty_model_passes_the_model_tester(qtmodeltester) -> None:
+    qtmodeltester.check(GroupListModel())
