@@ -92,7 +92,8 @@ def test_uncropped_original_beats_a_bigger_crop() -> None:
 def test_picture_beats_its_framed_copy() -> None:
     # 1 is 0 pasted on a bigger flat canvas (screenshot, border, scanned page).
     members = [cand(0, width=2000), cand(1, width=3000)]
-    frame = Geometry(a_covered=1.0, b_covered=0.6, a_detail_outside=1.0, b_detail_outside=0.05)
+    # Real borders, screenshots and pages measured 0.0 outside the picture.
+    frame = Geometry(a_covered=1.0, b_covered=0.6, a_detail_outside=1.0, b_detail_outside=0.0)
     keeper, why = choose_keeper(members, _geometry({(0, 1): frame}))
     assert keeper.index == 0 and "border, screen or page" in why
 

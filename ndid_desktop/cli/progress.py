@@ -19,7 +19,8 @@ STAGE_NAMES = {
 
 
 class TerminalProgress:
-    def __init__(self, stream: TextIO = sys.stderr, interval: float = 0.1) -> None:
+    def __init__(self, stream: TextIO | None = None, interval: float = 0.1) -> None:
+        stream = stream or sys.stderr  # looked up now: sys.stderr may be replaced after import
         self.stream = stream
         self.live = stream.isatty()
         self.interval = interval if self.live else 5.0
