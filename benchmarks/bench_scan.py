@@ -63,6 +63,56 @@ def run_scan(folder: Path, cache: Path, model_set: str, models: Path) -> tuple[f
     return time.perf_counter() - start, report
 
 
+def encoder_only(args: argparse.Namespace, files: list[Path], floor: float) -> int:
+    from ndid_desktop.engine.cache import FeatureCache
+    from ndid_desktop.engine.config import Root, ScanConfig
+    from ndid_desktop.engine.discover import discover
+    from ndid_desktop.engine.encoders import SPECS, build_encoder
+    from ndid_desktop.engine.features import compute_features
+    from ndid_desktop.engine.models import ModelStore
+
+    spec = SPECS[args.encoder_only]
+    models = args.work / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    if spec.weights_file is not None:
+        _random_weights(spec, models / spec.weights_file.filename)
+    store = ModelStore(user_dir=models, use_framework_caches=False)
+    encoder = build_encoder(spec, models, store)
+    config = ScanConfig(models_dir=models)
+    entries = discover([Root(files[0].parent)], config).files
+    start = time.perf_counter()
+    with FeatureCache(None) as cache:
+        compute_features(entries, config, cache, spec, encoder=encoder, store=store)
+    took = time.perf_counter() - start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"{spec.name} ({encoder.runtime}): {took:7.1f} s  {len(entries) / took:6.1f} images/s  "
+        f"ratio to floor {took / floor:.2f}x  peak RSS {rss:.0f} MiB"
+    )
+    return 0
+
+
+def _random_weights(spec: object, target: Path) -> None:
+    if target.exists():
+        return
+    import torch
+
+    from ndid_desktop.engine import backbones
+
+    name = getattr(spec, "name", "")
+    if name == "resnet50":
+        state = backbones.resnet50_module(None).state_dict()
+        state["fc.weight"], state["fc.bias"] = torch.zeros(1000, 2048), torch.zeros(1000)
+        torch.save(state, target)
+    else:
+        import open_clip
+
+        model = open_clip.create_model("ViT-B-32", pretrained=None)
+        from safetensors.torch import save_file
+
+        save_file(model.state_dict(), str(target))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", type=Path, default=Path("../shared/dev-photos"))
@@ -70,6 +120,14 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--size", default="4032x3024")
     parser.add_argument("--model-set", default="standard")
+    parser.add_argument(
+        "--encoder-only",
+        default=None,
+        metavar="NAME",
+        help="time only the feature stage with this encoder (e.g. resnet50, "
+        "clip-vit-b-32); with no pretrained weights here, random weights are "
+        "saved in the models folder: speed is the same, the vectors are not",
+    )
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     files = synthesise(args.photos, args.work, args.count, (size[0], size[1]))
@@ -79,6 +137,9 @@ def main() -> int:
     print(f"{len(files)} JPEGs of {size[0]}x{size[1]} ({megapixels:.1f} MP), {workers} cores")
 
     floor = decode_floor(files, workers)
+    print(f"decode floor     {floor:7.1f} s  {len(files) / floor:6.1f} images/s")
+    if args.encoder_only:
+        return encoder_only(args, files, floor)
     cache = args.work / "bench-cache.sqlite"
     for leftover in args.work.glob("bench-cache.sqlite*"):
         leftover.unlink()
@@ -89,7 +150,6 @@ def main() -> int:
     rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     n = len(files)
     stats = report.stats  # type: ignore[attr-defined]
-    print(f"decode floor     {floor:7.1f} s  {n / floor:6.1f} images/s")
     print(f"full scan        {first:7.1f} s  {n / first:6.1f} images/s  "
           f"ratio to floor {first / floor:.2f}x  (model set {args.model_set})")  # fmt: skip
     print(f"  stages: {stats.seconds}")

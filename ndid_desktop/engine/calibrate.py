@@ -125,6 +125,19 @@ def precision_threshold(
     return float(max(0.5, p_sorted[ok[-1]]))
 
 
+def _operating_points(
+    probabilities: NDArray[np.float64], labels: NDArray[np.bool_]
+) -> list[list[float]]:
+    """(threshold, precision, recall) on the fitting pairs: what a sensitivity setting means."""
+    points = []
+    for t in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995):
+        accepted = probabilities >= t
+        tp = int((accepted & labels).sum())
+        precision = tp / max(int(accepted.sum()), 1)
+        points.append([t, round(precision, 4), round(tp / max(int(labels.sum()), 1), 4)])
+    return points
+
+
 def choose_gate(
     cheap: NDArray[np.float64], labels: NDArray[np.bool_], threshold: float
 ) -> tuple[float, float]:
@@ -187,6 +200,7 @@ def fit_calibration(
     accepted = final >= threshold
     tp = int((accepted & data.labels).sum())
     metrics = {
+        "precision_at": _operating_points(final, data.labels),
         "pairs": len(data.labels),
         "positives": int(data.labels.sum()),
         "gated": len(in_band),

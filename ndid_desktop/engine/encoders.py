@@ -137,6 +137,15 @@ def onnx_path(spec: EncoderSpec, models_dir: Path) -> Path:
     return models_dir / f"{spec.name}-v{spec.version}.onnx"
 
 
+def find_onnx(spec: EncoderSpec, models_dir: Path | None, bundled_dir: Path | None) -> Path | None:
+    """An already exported model: the user's models folder first, then the one bundled with a
+    packaged app (which ships the export, so it needs no torch at all)."""
+    for folder in (models_dir, bundled_dir):
+        if folder is not None and onnx_path(spec, folder).is_file():
+            return onnx_path(spec, folder)
+    return None
+
+
 def export_encoder(spec: EncoderSpec, target: Path, store: ModelStore) -> None:
     """Build the reference model and export it to ``target`` (run in a child process)."""
     import torch
@@ -150,10 +159,10 @@ def build_encoder(
 ) -> Encoder:
     """The first runtime in ``spec.runtimes`` that is available here and agrees with fp32."""
     store = store or ModelStore(user_dir=models_dir)
+    ready = find_onnx(spec, models_dir, store.bundled_dir)
+    if spec.runtimes[0] == "onnx" and ready is not None and has_onnxruntime():
+        return OrtEncoder(spec, ready)  # the common case: no torch in this process
     exported = onnx_path(spec, models_dir) if models_dir is not None else None
-    exported_ready = exported is not None and exported.is_file() and has_onnxruntime()
-    if spec.runtimes[0] == "onnx" and exported is not None and exported_ready:
-        return OrtEncoder(spec, exported)  # the common case: no torch in this process
     import torch
 
     torch.set_num_threads(1)

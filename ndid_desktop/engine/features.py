@@ -27,7 +27,15 @@ from numpy.typing import NDArray
 from .cache import CachedImage, FeatureCache
 from .config import ScanConfig
 from .decode import DecodeError, decode
-from .encoders import Encoder, EncoderSpec, build_encoder, export_encoder, model_input, onnx_path
+from .encoders import (
+    Encoder,
+    EncoderSpec,
+    build_encoder,
+    export_encoder,
+    find_onnx,
+    model_input,
+    onnx_path,
+)
 from .hashes import compute_hashes
 from .models import ModelStore
 from .progress import CancelToken, ProgressCallback, ProgressEvent, null_progress
@@ -299,14 +307,16 @@ def prepare_onnx(
 ) -> Path | None:
     """The encoder's ONNX file, exported in a child process on first use so that this process
     never loads torch; None when ONNX Runtime or a models folder is not available."""
-    if models_dir is None or not has_onnxruntime() or spec.runtimes[0] != "onnx":
+    if not has_onnxruntime() or spec.runtimes[0] != "onnx":
         return None
+    store = store or ModelStore(user_dir=models_dir)
+    ready = find_onnx(spec, models_dir, store.bundled_dir)
+    if ready is not None or models_dir is None:
+        return ready
     target = onnx_path(spec, models_dir)
-    if not target.is_file():
-        context = multiprocessing.get_context("spawn")
-        store = store or ModelStore(user_dir=models_dir)
-        with cf.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-            pool.submit(export_encoder, spec, target, store).result()
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        pool.submit(export_encoder, spec, target, store).result()
     return target
 
 

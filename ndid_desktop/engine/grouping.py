@@ -77,24 +77,37 @@ def _next_group(
     threshold: float,
     geometry: GeometryFn,
 ) -> RawGroup:
-    first = min(remaining, key=lambda i: static_key(candidates[i]))
+    # The hub (the file with the most matches left) finds the group: an original matches each
+    # of its copies, while two copies of it may not match each other. The keeper is then
+    # chosen by the keeper rule, and only files that match the keeper itself stay.
+    hub = max(
+        remaining,
+        key=lambda i: (len(neighbours[i] & remaining), _negated(static_key(candidates[i]))),
+    )
 
     def matches(keeper: int, pool: set[int]) -> list[int]:
-        found = [
-            m
-            for m in pool
-            if m != keeper
-            and not candidates[m].entry.reference
-            and probability(keeper, m) >= threshold
-        ]
+        found = [m for m in pool if m != keeper and probability(keeper, m) >= threshold]
         return sorted(found, key=lambda m: (-probability(keeper, m), m))
 
-    star = matches(first, neighbours[first] & remaining)
+    star = matches(hub, neighbours[hub] & remaining)
     if not star:
-        return RawGroup(first, "", ())  # nothing matches it: it leaves the pool alone
-    keeper_candidate, reason = choose_keeper([candidates[i] for i in (first, *star)], geometry)
+        return RawGroup(hub, "", ())  # nothing matches it: it leaves the pool alone
+    keeper_candidate, reason = choose_keeper([candidates[i] for i in (hub, *star)], geometry)
     keeper = keeper_candidate.index
-    if keeper == first:
-        return RawGroup(keeper, reason, tuple(star))
-    pool = ({first, *star} | neighbours[keeper]) & remaining
-    return RawGroup(keeper, reason, tuple(matches(keeper, pool)))
+    members = star if keeper == hub else matches(keeper, {hub, *star})
+    # A second reference file is never a duplicate to clean: it forms its own group later.
+    members = [m for m in members if not candidates[m].entry.reference]
+    return RawGroup(keeper, reason, tuple(members))
+
+
+class _negated:
+    """Reverses the order of a sort key, so max() prefers what static_key sorts first."""
+
+    def __init__(self, key: tuple[object, ...]) -> None:
+        self.key = key
+
+    def __lt__(self, other: _negated) -> bool:
+        return bool(other.key < self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _negated) and self.key == other.key

@@ -8,6 +8,7 @@ ties always break the same way.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -16,13 +17,14 @@ from .types import FileEntry, ImageInfo, PairSignals
 # b is a crop of a when b spans less than this share of a, a spans nearly all of b, and the part
 # of a outside b is real picture (keypoints about as dense as elsewhere), not a flat frame.
 # b is a framed copy of a (border, screenshot, scanned page) in the mirror case, when the part of
-# b outside a is flat. Measured on the dev photos: real frames score 0.0; the dark sky around a
-# crop of an astronomy photo scores 0.0-0.25, so only near-zero counts as flat, and the gap
-# between the two thresholds decides nothing (resolution does).
+# b outside a is flat. Measured on the dev photos (texture outside / inside, verify.py): borders,
+# paper margins and rotation corners 0.0-0.09, app windows 0.07-0.49, the photo around a crop
+# 0.3-1.4 but the dark sky around a crop of an astronomy photo 0.0-0.11. So only clear cases
+# decide; between the two thresholds the rest of the keeper rule does.
 CROP_COVERAGE = 0.92
 FULL_COVERAGE = 0.95
-MIN_DETAIL = 0.35
-FLAT_DETAIL = 0.05
+MIN_DETAIL = 0.3
+FLAT_DETAIL = 0.15
 LOSSLESS = frozenset({"PNG", "TIFF", "BMP", "RAW"})
 
 
@@ -89,9 +91,22 @@ def _quality_class(c: Candidate) -> int:
     return int(min(_quality(c), 90.0) // 10)
 
 
+# Aspect ratios cameras and phones write (either way up). A picture far from all of them was
+# usually cropped or stretched, so at otherwise equal standing it is not the original.
+CAMERA_ASPECTS = (1.0, 5 / 4, 4 / 3, 3 / 2, 16 / 9)
+
+
+def aspect_oddness(info: ImageInfo) -> int:
+    """0 for a camera aspect ratio, growing in steps of ~5% away from the nearest one."""
+    ratio = max(info.aspect, 1 / info.aspect) if info.aspect > 0 else 1.0
+    distance = min(abs(math.log(ratio / a)) for a in CAMERA_ASPECTS)
+    return 0 if distance < 0.03 else int(distance / 0.05) + 1
+
+
 def static_key(c: Candidate) -> tuple[object, ...]:
     return (
         not c.entry.reference,
+        aspect_oddness(c.info),
         -c.info.pixels,
         -_quality_class(c),
         c.info.camera is None,
@@ -147,6 +162,8 @@ def _reason(keeper: Candidate, ranked: Sequence[Candidate], geometry: GeometryFn
                 "screen or page"
             )
         return "kept: the uncropped original; " + " and ".join(parts)
+    if any(aspect_oddness(keeper.info) < aspect_oddness(c.info) for c in others):
+        return "kept: a camera's aspect ratio; the others look cropped or stretched"
     if all(keeper.info.pixels > c.info.pixels for c in others):
         return f"kept: the highest resolution ({keeper.info.width}x{keeper.info.height})"
     same_res = [c for c in others if c.info.pixels == keeper.info.pixels]

@@ -24,8 +24,8 @@ VERIFY_SIDE = 512  # long side the verifier works at: enough keypoints, cheap to
 ORB_FEATURES = 1000  # matching cost grows with the square; 1500 doubled it for no decisions
 RATIO = 0.8
 MIN_MATCHES = 8
-VERSION = 2  # bump when results change: cached verifications are keyed by it
-TONAL_SPREAD = 12.0  # grey levels of median deviation that count as fully 'picture'
+VERSION = 3  # bump when results change: cached verifications are keyed by it
+TEXTURE_LEVEL = 4.0  # local standard deviation (grey levels) above which a pixel is 'picture'
 
 
 @dataclass(frozen=True)
@@ -170,10 +170,13 @@ def _detail_outside(
     polygon: NDArray[np.float32],
     covered: float,
 ) -> float:
-    """How much picture lies outside ``polygon``: about 1 for photo content, near 0 for a flat
-    border, paper or UI. Either signal counts: keypoint density (texture) relative to the
-    whole picture, or tonal spread after smoothing (a soft background has tone but few
-    keypoints; smoothing removes scanner or sensor noise from a flat margin)."""
+    """How much picture lies outside ``polygon``, relative to inside it: about 1 when the
+    outside is more of the same photo (the other file is a crop), near 0 when it is a flat
+    border, margin, paper or app window around it (the other file was framed).
+
+    Measured as the share of textured pixels (local contrast above a few grey levels) outside
+    against inside; relative, so a dark night sky around a crop of an astronomy photo still
+    counts as picture, and smoothed, so scanner noise on a paper margin does not."""
     import cv2
 
     if 1.0 - covered < 0.03 or not keypoints:
@@ -182,17 +185,23 @@ def _detail_outside(
     margin = max(2, int(0.02 * float(np.hypot(width, height))))  # the paste edge itself
     inside = np.zeros((height, width), dtype=np.uint8)
     cv2.fillConvexPoly(inside, np.round(polygon.reshape(-1, 2)).astype(np.int32), 1)
-    grown = cv2.dilate(inside, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
-    outside = grown == 0
-    share = float(outside.mean())
-    if share < 0.02:
+    kernel = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
+    outside = cv2.dilate(inside, kernel) == 0
+    core = cv2.erode(inside, kernel) > 0
+    if outside.mean() < 0.02 or core.mean() < 0.02:
         return 1.0
-    xs = np.clip(np.array([k.pt[0] for k in keypoints], dtype=np.int64), 0, width - 1)
-    ys = np.clip(np.array([k.pt[1] for k in keypoints], dtype=np.int64), 0, height - 1)
-    density = float(outside[ys, xs].mean()) / share
-    smooth = cv2.blur(grey, (5, 5))[outside].astype(np.float64)
-    spread = float(np.median(np.abs(smooth - np.median(smooth))))
-    return max(density, spread / TONAL_SPREAD)
+    textured = _local_contrast(grey) > TEXTURE_LEVEL
+    inner = float(textured[core].mean())
+    return float(textured[outside].mean()) / max(inner, 0.02)
+
+
+def _local_contrast(grey: NDArray[np.uint8]) -> NDArray[np.float32]:
+    import cv2
+
+    smooth = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), 1.0)  # scanner/sensor noise out
+    mean = cv2.blur(smooth, (7, 7))
+    square = cv2.blur(smooth * smooth, (7, 7))
+    return np.asarray(np.sqrt(np.maximum(square - mean * mean, 0.0)), dtype=np.float32)
 
 
 def _overlap(polygon: NDArray[np.float32], shape: tuple[int, ...]) -> float:

@@ -25,13 +25,15 @@ from PySide6.QtWidgets import (
 )
 
 from ..engine.actions import FileState, GroupChoice, Journal, TrashFunction, execute, plan_deletion
-from ..engine.config import ScanConfig
+from ..engine.config import DEFAULT_EXTENSIONS, ScanConfig
 from ..engine.progress import ProgressEvent
 from ..engine.types import ScanReport
 from ..engine.verdicts import Verdicts
+from ..paths import bundled_models_dir
 from .folders import FolderPanel
 from .group_delegate import GroupDelegate, human_size
 from .groups_model import GroupListModel, Roles
+from .settings_dialog import SettingsDialog, UserSettings
 from .thumbnails import ThumbnailCache
 from .worker import ScanWorker
 
@@ -156,6 +158,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.sort)
         action(self.tr("Export…"), self.export)
         action(self.tr("History"), self.show_history)
+        action(self.tr("Settings…"), self.edit_settings)
 
     def _selected_rows(self) -> list[int]:
         rows = sorted({i.row() for i in self.view.selectionModel().selectedIndexes()})
@@ -184,13 +187,51 @@ class MainWindow(QMainWindow):
             self.groups.keep_by_rule("folder", folder)
 
     # --- scanning
+    def user_settings(self) -> UserSettings:
+        s = self.context.settings
+        threshold = s.value("threshold")
+        extensions = _as_list(s.value("extensions", []))
+        return UserSettings(
+            threshold=float(str(threshold)) if threshold not in (None, "") else None,
+            extensions=frozenset(extensions) or DEFAULT_EXTENSIONS,
+            models_dir=Path(str(s.value("models_dir", self.context.data_dir / "models"))),
+        )
+
+    def edit_settings(self) -> None:
+        from ..engine.decision import CalibrationError
+        from ..engine.modelsets import model_store, resolve
+
+        config = self.scan_config()
+        try:
+            calibration = resolve(config, model_store(config)).calibration
+        except CalibrationError as exc:
+            self.status.setText(str(exc))
+            return
+        dialog = SettingsDialog(
+            self.user_settings(),
+            calibration.threshold,
+            list(calibration.metrics.get("precision_at", [])),
+            self,
+        )
+        if dialog.exec() != SettingsDialog.DialogCode.Accepted:
+            return
+        chosen = dialog.result_settings()
+        s = self.context.settings
+        s.setValue("threshold", "" if chosen.threshold is None else chosen.threshold)
+        s.setValue("extensions", sorted(chosen.extensions))
+        s.setValue("models_dir", str(chosen.models_dir))
+
     def scan_config(self) -> ScanConfig:
         base = self.context.data_dir
+        user = self.user_settings()
         return ScanConfig(
             model_set=self.model_set.currentText(),
+            threshold=user.threshold,
+            extensions=user.extensions,
             cache_path=base / "features.sqlite",
             calibration_dir=base / "calibration",
-            models_dir=base / "models",
+            models_dir=user.models_dir,
+            bundled_models_dir=bundled_models_dir(),
             verdicts_path=base / "verdicts.json",
         )
 
@@ -367,18 +408,9 @@ class MainWindow(QMainWindow):
         (write_csv if path.endswith(".csv") else write_json)(self.report, Path(path))
 
     def show_history(self) -> None:
-        entries = self.journal.entries()[-30:]
-        lines = [
-            f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(float(str(e.get('time', 0)))))}  "
-            f"{e.get('action')}  {e.get('path')}"
-            for e in entries
-        ]
-        QMessageBox.information(
-            self,
-            self.tr("History"),
-            "\n".join(lines)
-            or self.tr("Nothing yet.") + "\n\n" + self.tr("Restore a file with: ndid restore PATH"),
-        )
+        from .history_dialog import HistoryDialog
+
+        HistoryDialog(self.journal, self).exec()
 
     # --- persistence
     def _restore(self) -> None:
