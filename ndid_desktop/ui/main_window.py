@@ -421,15 +421,15 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1400, 860)
         for entry in _as_list(s.value("folders", [])):
-            path, _, ref = str(entry).rpartition("|")
-            self.folders.add_folder(path, ref == "1")
+            path, ref, excluded = [*str(entry).split("|"), "", ""][:3]
+            self.folders.add_folder(path, ref == "1", tuple(e for e in excluded.split(";") if e))
         index = self.model_set.findText(str(s.value("model_set", "standard")))
         self.model_set.setCurrentIndex(max(index, 0))
 
     def _save(self) -> None:
         s = self.context.settings
         s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("folders", [f"{p}|{int(r)}" for p, r in self.folders.state()])
+        s.setValue("folders", [f"{p}|{int(r)}|{';'.join(ex)}" for p, r, ex in self.folders.state()])
         s.setValue("model_set", self.model_set.currentText())
 
     def closeEvent(self, event: object) -> None:

@@ -128,3 +128,31 @@ def test_keeper_rules(qtbot, window, library) -> None:
 
 def test_empty_model_passes_the_model_tester(qtmodeltester) -> None:
     qtmodeltester.check(GroupListModel())
+
+
+def test_sensitivity_is_explained_as_measured_precision() -> None:
+    from ndid_desktop.ui.settings_dialog import expected_precision
+
+    points = [[0.5, 0.9, 0.95], [0.9, 0.99, 0.8], [0.99, 0.999, 0.6]]
+    assert expected_precision(points, 0.95) == (0.99, 0.8)
+    assert expected_precision(points, 0.4) is None
+
+
+def test_settings_reach_the_scan_config(qtbot, window) -> None:
+    s = window.context.settings
+    s.setValue("threshold", 0.97)
+    s.setValue("extensions", [".jpg", ".png"])
+    config = window.scan_config()
+    assert config.threshold == 0.97
+    assert config.extensions == frozenset({".jpg", ".png"})
+
+
+def test_folders_with_reference_and_exclusions_persist(qtbot, window, tmp_path) -> None:
+    (tmp_path / "lib" / "skip").mkdir(parents=True)
+    window.folders.add_folder(str(tmp_path / "lib"), reference=True)
+    window.folders.exclude(str(tmp_path / "lib"), str(tmp_path / "lib" / "skip"))
+    window._save()
+    again = MainWindow(window.context)
+    qtbot.addWidget(again)
+    (root,) = again.folders.roots()
+    assert root.reference and root.excluded == (tmp_path / "lib" / "skip",)
