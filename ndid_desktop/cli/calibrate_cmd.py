@@ -30,7 +30,9 @@ def add_calibrate_parser(sub: Any) -> None:
     )
     p.add_argument("--photos", type=Path, help="a folder of distinct photos (developers)")
     p.add_argument("--out", type=Path, help="calibration JSON to write (with --photos)")
-    p.add_argument("--model-set", choices=MODEL_SETS, default="standard")
+    p.add_argument(
+        "--models", "--model-set", dest="model_set", choices=MODEL_SETS, default="standard"
+    )
     p.add_argument(
         "--split",
         choices=("train", "test", "all"),
@@ -83,7 +85,9 @@ def add_eval_parser(sub: Any) -> None:
     make.set_defaults(handler=run_make_dataset)
     score = esub.add_parser("score", help="scan a dataset and score the result")
     score.add_argument("dataset", type=Path)
-    score.add_argument("--model-set", choices=MODEL_SETS, default="standard")
+    score.add_argument(
+        "--models", "--model-set", dest="model_set", choices=MODEL_SETS, default="standard"
+    )
     score.add_argument("--calibration", type=Path, default=None)
     score.add_argument("--threshold", type=float, default=None)
     score.add_argument("--markdown", type=Path, default=None, help="also write the summary here")

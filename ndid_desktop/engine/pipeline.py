@@ -27,7 +27,7 @@ from .scoring import GateVectors, PairScorer
 from .signals import reversed_signals
 from .types import Group, Member, ScanReport, ScanStats, Skipped
 from .verdicts import Verdicts
-from .verify import Verifier
+from .verify import Verifier, verify_in_parallel
 
 
 class _Timer:
@@ -145,11 +145,13 @@ def _match(
     verdicts = Verdicts(config.verdicts_path)
     scorer = PairScorer(features, calibration, cache, verifier, gate, gate_vectors, verdicts)
     with timer.stage("decide"):
+        gated = [(a, b) for a, b in pairs.tolist() if scorer.is_gated(a, b)]
         if gate_vectors is not None:
             # Every image of an ambiguous pair, embedded by the gate encoder in one run.
             progress(ProgressEvent("decide", 0, len(pairs), "second look at ambiguous pairs"))
-            gated = [(a, b) for a, b in pairs.tolist() if scorer.is_gated(a, b)]
             gate_vectors.prefetch(i for pair in gated for i in pair)
+        if verifier is not None:
+            verify_in_parallel(gated, scorer, config, progress, cancel)
         accepted: list[tuple[int, int]] = []
         for done, (a, b) in enumerate(pairs.tolist(), start=1):
             if scorer.score(a, b).probability >= threshold:

@@ -227,3 +227,71 @@ class Verifier:
         return verify_keypoints(
             self._keypoints.get(path_a), self._keypoints.get(path_b, orientation)
         )
+
+
+def _verify_chunk(jobs: list[tuple[str, str, int]]) -> list[Verification | None]:
+    """Run in a worker process: one keypoint cache for the whole chunk."""
+    from .decode import DecodeError
+
+    verifier = Verifier()
+    out: list[Verification | None] = []
+    for path_a, path_b, orientation in jobs:
+        try:
+            out.append(verifier.verify(path_a, path_b, orientation))
+        except DecodeError:
+            out.append(None)
+    return out
+
+
+def verify_in_parallel(
+    pairs: Sequence[tuple[int, int]],
+    scorer: Any,
+    config: Any,
+    progress: Any,
+    cancel: Any,
+) -> None:
+    """Run the keypoint check for ``pairs`` on every core and store the results in the cache,
+    so the scoring loop that follows only reads them. Pairs already cached are skipped; chunks
+    keep a picture's pairs together, so each worker decodes it once."""
+    import concurrent.futures as cf
+    import multiprocessing
+    import os
+
+    from .progress import ProgressEvent
+
+    features, cache = scorer.features, scorer.cache
+    jobs = []
+    for a, b in pairs:
+        orientation = scorer.signals(a, b).orientation
+        if cache.lookup_verification(features.entries[a], features.entries[b], orientation) is None:
+            jobs.append((a, b, orientation))
+    workers = config.workers or os.cpu_count() or 1
+    if len(jobs) < 32 or workers < 2:
+        return  # not worth the processes: the scoring loop verifies them as it goes
+    size = max(8, min(64, len(jobs) // (workers * 4)))
+    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    context = multiprocessing.get_context("spawn")
+    done = 0
+    with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = {
+            pool.submit(
+                _verify_chunk,
+                [(features.entries[a].path, features.entries[b].path, o) for a, b, o in chunk],
+            ): chunk
+            for chunk in chunks
+        }
+        try:
+            for future in cf.as_completed(futures):
+                chunk = futures[future]
+                for (a, b, o), result in zip(chunk, future.result(), strict=True):
+                    if result is not None:
+                        cache.store_verification(
+                            features.entries[a], features.entries[b], o, result.as_tuple()
+                        )
+                        scorer.verification.ran += 1
+                done += len(chunk)
+                progress(ProgressEvent("decide", done, len(jobs), "keypoint checks"))
+                cancel.raise_if_cancelled()
+        finally:
+            for future in futures:
+                future.cancel()
