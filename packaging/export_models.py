@@ -1,5 +1,10 @@
-"""Build step: export the offline encoder to ONNX (torch is needed here, never in the app)."""
+"""Build step: export the offline encoder to ONNX (torch is needed here, never in the app).
 
+With --bundle-optional, the ResNet-50 and CLIP weights are copied in too when this machine has
+them (models folder, torch hub or Hugging Face cache); otherwise the app's model store fetches
+them on first use, when the user asks for the thorough set."""
+
+import shutil
 import sys
 from pathlib import Path
 
@@ -13,6 +18,18 @@ def main() -> int:
     if not target.is_file():
         export_encoder(LITE0, target, ModelStore())
     print(target)
+    if "--bundle-optional" in sys.argv:
+        from ndid_desktop.engine.models import MODEL_FILES
+        from ndid_desktop.paths import data_dir, models_dir
+
+        store = ModelStore(user_dir=models_dir(data_dir()))
+        for spec in MODEL_FILES.values():
+            found = store.locate(spec).path
+            if found is None:
+                print(f"not bundled: {spec.model} (no weights on this machine)")
+                continue
+            shutil.copy2(found, target_dir / spec.filename)
+            print(f"bundled {spec.model}: {found}")
     return 0
 
 

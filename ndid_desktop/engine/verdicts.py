@@ -36,6 +36,13 @@ class Verdicts:
         self._pairs |= {_key(a, b) for i, a in enumerate(items) for b in items[i + 1 :]}
         self._save()
 
+    def mark_apart(self, first: Iterable[str], second: Iterable[str]) -> None:
+        """Every file of ``first`` is a different picture from every file of ``second`` (a
+        group the user split in two); pairs inside each part are left alone."""
+        others = list(second)
+        self._pairs |= {_key(a, b) for a in first for b in others if a != b}
+        self._save()
+
     def forget(self, a: str, b: str) -> None:
         self._pairs.discard(_key(a, b))
         self._save()

@@ -108,6 +108,23 @@ class GroupListModel(QAbstractListModel):
     def states(self) -> list[GroupState]:
         return list(self._rows)
 
+    def split(self, row: int, moved: set[str]) -> None:
+        """Move the ``moved`` members of a group into a group of their own; a part left with a
+        single file is no group any more."""
+        state = self._rows[row]
+        parts = [
+            [m for m in state.members if m.path not in moved],
+            [m for m in state.members if m.path in moved],
+        ]
+        new_rows = [_state_of(part) for part in parts if len(part) > 1]
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._rows[row]
+        self.endRemoveRows()
+        if new_rows:
+            self.beginInsertRows(QModelIndex(), row, row + len(new_rows) - 1)
+            self._rows[row:row] = new_rows
+            self.endInsertRows()
+
     def remove_rows(self, rows: Sequence[int]) -> None:
         for row in sorted(set(rows), reverse=True):
             self.beginRemoveRows(QModelIndex(), row, row)
@@ -154,3 +171,11 @@ class GroupListModel(QAbstractListModel):
         else:
             self._rows.sort(key=lambda s: os.path.dirname(s.keep))
         self.layoutChanged.emit()
+
+
+def _state_of(members: list[Member]) -> GroupState:
+    """A group made by hand: the reference file, else the highest resolution, is kept."""
+    keeper = max(members, key=lambda m: (m.reference, m.info.pixels, m.size))
+    ordered = [keeper, *[m for m in members if m is not keeper]]
+    group = Group(keeper.path, "kept: chosen when the group was split by hand", tuple(ordered))
+    return GroupState(group, keeper.path, True, ordered)

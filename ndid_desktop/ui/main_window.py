@@ -142,6 +142,7 @@ class MainWindow(QMainWindow):
         action(self.tr("Toggle group"), self.toggle_selected, Qt.Key.Key_Space)
         action(self.tr("Next keeper"), self.next_keeper, "K")
         action(self.tr("Not duplicates"), self.mark_not_duplicates)
+        action(self.tr("Split group…"), self.split_group)
         bar.addSeparator()
         action(self.tr("Keep suggested"), self.groups.keep_suggested)
         action(self.tr("Keep highest resolution"), lambda: self.groups.keep_by_rule("resolution"))
@@ -347,6 +348,27 @@ class MainWindow(QMainWindow):
             self.verdicts.mark_not_duplicates(m.path for m in self.groups.state(row).members)
         self.groups.remove_rows(rows)
         self.status.setText(self.tr("Remembered: these files are not duplicates."))
+
+    def split_group(self) -> None:
+        from .split_dialog import SplitDialog
+
+        rows = self._selected_rows()
+        if not rows:
+            return
+        state = self.groups.state(rows[0])
+        dialog = SplitDialog([m.path for m in state.members], self)
+        if dialog.exec() != SplitDialog.DialogCode.Accepted or not dialog.moved():
+            return
+        moved = dialog.moved()
+        self.apply_split(rows[0], moved)
+
+    def apply_split(self, row: int, moved: set[str]) -> None:
+        """Split a group and remember that the two parts are different pictures."""
+        state = self.groups.state(row)
+        staying = [m.path for m in state.members if m.path not in moved]
+        self.verdicts.mark_apart(staying, moved)
+        self.groups.split(row, moved)
+        self.status.setText(self.tr("Group split; later scans keep the two parts apart."))
 
     def trash_choices(self) -> list[GroupChoice]:
         chosen = [s for s in self.groups.states() if s.selected]

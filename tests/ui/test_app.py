@@ -156,3 +156,18 @@ def test_folders_with_reference_and_exclusions_persist(qtbot, window, tmp_path) 
     qtbot.addWidget(again)
     (root,) = again.folders.roots()
     assert root.reference and root.excluded == (tmp_path / "lib" / "skip",)
+
+
+def test_split_group_keeps_parts_apart_now_and_later(qtbot, qtmodeltester, window, library) -> None:
+    _scan(qtbot, window, library)
+    before = window.groups.rowCount()
+    state = window.groups.state(0)
+    moved = {m.path for m in state.members[-2:]}
+    window.apply_split(0, moved)
+    assert window.groups.rowCount() == before + 1
+    qtmodeltester.check(window.groups)
+    parts = [set(m.path for m in s.members) for s in window.groups.states()[:2]]
+    assert moved in parts
+    a = next(iter(moved))
+    b = next(m.path for m in state.members if m.path not in moved)
+    assert (a, b) in window.verdicts
