@@ -24,8 +24,8 @@ from .encoders import Encoder
 from .features import FeatureSet, compute_features
 from .modelsets import model_set
 from .progress import ProgressCallback, ProgressEvent, null_progress
-from .scoring import GateVectors, with_verification
-from .signals import feature_vector, measure
+from .scoring import GateVectors, measure_pair, with_verification
+from .signals import feature_vector
 from .types import PairSignals
 from .verify import Verification
 
@@ -78,20 +78,8 @@ def labelled_pairs(
     pairs = find_candidates(features.hashes, features.embeddings, reference, config).pairs
     group_of = [groups.get(e.path, f"unlabelled:{e.path}") for e in features.entries]
     labels = np.array([group_of[a] == group_of[b] for a, b in pairs.tolist()], dtype=bool)
-    signals = [_signals(features, a, b) for a, b in pairs.tolist()]
+    signals = [measure_pair(features, a, b) for a, b in pairs.tolist()]
     return LabelledPairs(features, pairs, labels, signals)
-
-
-def _signals(f: FeatureSet, a: int, b: int) -> PairSignals:
-    vectors = f.embeddings
-    return measure(
-        f.hashes[a],
-        f.hashes[b],
-        f.infos[a],
-        f.infos[b],
-        vectors[a] if vectors is not None else None,
-        vectors[b] if vectors is not None else None,
-    )
 
 
 def fit_stage(

@@ -113,20 +113,8 @@ class PairScorer:
     def signals(self, a: int, b: int) -> PairSignals:
         key = (min(a, b), max(a, b))
         if key not in self._signals:
-            self._signals[key] = self._measure(*key)
+            self._signals[key] = measure_pair(self.features, *key)
         return self._signals[key]
-
-    def _measure(self, a: int, b: int) -> PairSignals:
-        f = self.features
-        vectors = f.embeddings
-        return measure(
-            f.hashes[a],
-            f.hashes[b],
-            f.infos[a],
-            f.infos[b],
-            vectors[a] if vectors is not None else None,
-            vectors[b] if vectors is not None else None,
-        )
 
     def score(self, a: int, b: int) -> ScoredPair:
         key = (min(a, b), max(a, b))
@@ -165,6 +153,19 @@ class PairScorer:
             s = with_verification(s, check)
             self._scored[(pair.a, pair.b)] = replace(pair, signals=s)
         return Geometry.of(s if a == pair.a else reversed_signals(s))
+
+
+def measure_pair(features: FeatureSet, a: int, b: int) -> PairSignals:
+    """The cheap signals of candidates a and b (hashes, embedding, shape)."""
+    vectors = features.embeddings
+    return measure(
+        features.hashes[a],
+        features.hashes[b],
+        features.infos[a],
+        features.infos[b],
+        vectors[a] if vectors is not None else None,
+        vectors[b] if vectors is not None else None,
+    )
 
 
 def with_verification(signals: PairSignals, check: Verification) -> PairSignals:
