@@ -16,11 +16,23 @@ def describe_edit(signals: PairSignals, original: ImageInfo, copy: ImageInfo) ->
         notes.append(ORIENTATIONS[signals.orientation][0])
     if signals.coverage_ab is not None and signals.coverage_ab < CROP_COVERAGE:
         notes.append(f"cropped to about {signals.coverage_ab:.0%} of the picture")
-    if signals.area_log_ratio > 0.05:
-        scale = math.sqrt(copy.pixels / max(original.pixels, 1))
+    framed = (
+        signals.coverage_ba is not None
+        and signals.coverage_ba < CROP_COVERAGE
+        and (signals.coverage_ab or 0.0) >= 0.95
+    )
+    if framed:
+        notes.append("shown inside a border, page or window")
+    # Compare the parts both files show: a crop is no downscale and a border no enlargement.
+    shown = original.pixels * (signals.coverage_ab or 1.0)
+    content = copy.pixels * (signals.coverage_ba or 1.0)
+    scale = math.sqrt(content / max(shown, 1.0))
+    if abs(math.log(scale)) > 0.025:
         notes.append(f"resized to {scale:.0%}" if scale < 1 else f"enlarged {scale:.1f}x")
-    if signals.aspect_log_ratio > 0.03 and (
-        signals.coverage_ab is None or signals.coverage_ab >= CROP_COVERAGE
+    if (
+        signals.aspect_log_ratio > 0.03
+        and not framed
+        and (signals.coverage_ab is None or signals.coverage_ab >= CROP_COVERAGE)
     ):
         notes.append("aspect ratio changed")
     if copy.format != original.format:
