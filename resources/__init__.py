@@ -1,1 +1,1 @@
-"""Data files shipped with NDID Desktop (calibrations, icons); installed as ndid_desktop.resources."""
+"""Data files shipped with NDID Desktop (calibrations); installed as ndid_desktop.resources."""
