@@ -211,7 +211,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
                 print(f"ndid: {exc}", file=sys.stderr)
                 return 1
         progress.close()
-        _keep_previous(args.out)
+        if args.auto is not None:  # the user's own calibrations are kept, dated
+            _keep_previous(args.out)
         calibration.save(args.out)
     m = calibration.metrics
     print(
