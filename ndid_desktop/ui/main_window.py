@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -108,9 +109,15 @@ class MainWindow(QMainWindow):
         self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.view.doubleClicked.connect(self.compare_selected)
         self.thumbnails.ready.connect(self._thumbnail_ready)
+        self.placeholder = QLabel(self.tr("Add your photo folders on the left, then Scan.\n"
+                                          "Groups of duplicates appear here."))  # fmt: skip
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.review = QStackedWidget()
+        self.review.addWidget(self.placeholder)
+        self.review.addWidget(self.view)
         splitter = QSplitter()
         splitter.addWidget(left)
-        splitter.addWidget(self.view)
+        splitter.addWidget(self.review)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([300, 1000])
         self.setCentralWidget(splitter)
@@ -256,6 +263,8 @@ class MainWindow(QMainWindow):
         self.cancel_button.setEnabled(True)
         self._started = time.monotonic()
         self.status.setText(self.tr("Starting…"))
+        self.placeholder.setText(self.tr("Scanning… the groups appear here when the scan ends."))
+        self.review.setCurrentWidget(self.placeholder)
         self.scan_thread.start()
 
     def cancel_scan(self) -> None:
@@ -281,6 +290,10 @@ class MainWindow(QMainWindow):
     def _on_report(self, report: ScanReport) -> None:
         self.report = report
         self.groups.set_groups(report.groups)
+        if report.groups:
+            self.review.setCurrentWidget(self.view)
+        else:
+            self.placeholder.setText(self.tr("No duplicates found in these folders."))
         s = report.stats
         text = self.tr(
             "{groups} groups, {dupes} duplicates ({size}); {n} photos read, {skipped} skipped"
@@ -310,6 +323,9 @@ class MainWindow(QMainWindow):
         self.status.setText(self.tr("The scan stopped: ") + message.splitlines()[0])
 
     def _on_cancelled(self) -> None:
+        self.placeholder.setText(
+            self.tr("Scan cancelled: Scan again to continue where it stopped.")
+        )
         self.status.setText(
             self.tr("Scan cancelled. What was read is cached: the next scan continues from there.")
         )
