@@ -38,6 +38,8 @@ def run_list(args: argparse.Namespace) -> int:
         sets = [m.name for m in MODEL_SETS.values() if spec in m.encoders]
         print(f"{spec.name}  ({spec.dim}-d; model sets: {', '.join(sets)})")
         print(f"  weights: {spec.weights}")
+        if spec.weights_file is not None and spec.weights_file.note:
+            print(f"  file:    {spec.weights_file.filename} ({spec.weights_file.note})")
         if spec.weights_file is None:
             print("  status:  available (ships inside its Python package)\n")
             continue

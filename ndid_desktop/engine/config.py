@@ -71,10 +71,6 @@ class ScanConfig:
         if self.knn_k < 1:
             raise ValueError("knn_k must be at least 1")
 
-    @property
-    def uses_embeddings(self) -> bool:
-        return self.model_set != "fast"
-
 
 @dataclass(frozen=True)
 class Root:

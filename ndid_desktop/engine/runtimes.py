@@ -72,7 +72,7 @@ class OrtEncoder:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         self.spec = spec
-        self._session_path = onnx_file
+        self.onnx_file = onnx_file  # where the exported model lives (to share or inspect)
         self._session = ort.InferenceSession(
             str(onnx_file), options, providers=["CPUExecutionProvider"]
         )

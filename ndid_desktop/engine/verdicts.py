@@ -43,10 +43,6 @@ class Verdicts:
         self._pairs |= {_key(a, b) for a in first for b in others if a != b}
         self._save()
 
-    def forget(self, a: str, b: str) -> None:
-        self._pairs.discard(_key(a, b))
-        self._save()
-
     def _save(self) -> None:
         if self.path is None:
             return

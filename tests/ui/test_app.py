@@ -44,7 +44,7 @@ def library(tiny_library: tuple[Path, list[ManifestRow]], tmp_path: Path) -> Pat
 def window(qtbot, tmp_path: Path, encoder) -> MainWindow:
     data = tmp_path / "data"
     # The session's exported encoder, so each test does not export its own.
-    shutil.copytree(Path(encoder._session_path).parent, data / "models")
+    shutil.copytree(Path(encoder.onnx_file).parent, data / "models")
     trash = FakeTrash(tmp_path / "trash")
     settings = QSettings(str(data / "settings.ini"), QSettings.Format.IniFormat)
     w = MainWindow(AppContext(data_dir=data, settings=settings, trash=trash, confirm=False))
