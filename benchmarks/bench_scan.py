@@ -23,6 +23,30 @@ from pathlib import Path
 from PIL import Image
 
 
+def mosaics(photos: Path, work: Path, count: int, size: tuple[int, int]) -> list[Path]:
+    """``count`` distinct pictures: each a 2x2 mosaic of four dev photos picked at random, so
+    a large library can be simulated without repeating one picture many times."""
+    import random
+
+    folder = work / f"mosaic-{size[0]}x{size[1]}-{count}"
+    if folder.is_dir() and len(list(folder.glob("*.jpg"))) == count:
+        return sorted(folder.glob("*.jpg"))
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    tile = (size[0] // 2, size[1] // 2)
+    tiles = []
+    for source in sorted(photos.glob("*.jpg")):
+        with Image.open(source) as img:
+            tiles.append(img.convert("RGB").resize(tile, Image.Resampling.BILINEAR))
+    rng = random.Random(0)
+    for i in range(count):
+        canvas = Image.new("RGB", size)
+        for j, t in enumerate(rng.sample(tiles, 4)):
+            canvas.paste(t, ((j % 2) * tile[0], (j // 2) * tile[1]))
+        canvas.save(folder / f"mosaic{i:05d}.jpg", "JPEG", quality=88)
+    return sorted(folder.glob("*.jpg"))
+
+
 def synthesise(photos: Path, work: Path, count: int, size: tuple[int, int]) -> list[Path]:
     folder = work / f"jpeg-{size[0]}x{size[1]}-{count}"
     sources = sorted(photos.glob("*.jpg"))
@@ -121,6 +145,12 @@ def main() -> int:
     parser.add_argument("--size", default="4032x3024")
     parser.add_argument("--model-set", default="standard")
     parser.add_argument(
+        "--mosaic",
+        action="store_true",
+        help="distinct 2x2 mosaics of dev photos instead of upscaled photos "
+        "(for large counts: the dev set has only 335 pictures)",
+    )
+    parser.add_argument(
         "--encoder-only",
         default=None,
         metavar="NAME",
@@ -130,7 +160,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
-    files = synthesise(args.photos, args.work, args.count, (size[0], size[1]))
+    make = mosaics if args.mosaic else synthesise
+    files = make(args.photos, args.work, args.count, (size[0], size[1]))
     folder = files[0].parent
     workers = os.cpu_count() or 1
     megapixels = size[0] * size[1] / 1e6
