@@ -80,9 +80,9 @@ def _next_group(
     # The hub (the file with the most matches left) finds the group: an original matches each
     # of its copies, while two copies of it may not match each other. The keeper is then
     # chosen by the keeper rule, and only files that match the keeper itself stay.
-    hub = max(
+    hub = min(
         remaining,
-        key=lambda i: (len(neighbours[i] & remaining), _negated(static_key(candidates[i]))),
+        key=lambda i: (-len(neighbours[i] & remaining), static_key(candidates[i])),
     )
 
     def matches(keeper: int, pool: set[int]) -> list[int]:
@@ -98,16 +98,3 @@ def _next_group(
     # A second reference file is never a duplicate to clean: it forms its own group later.
     members = [m for m in members if not candidates[m].entry.reference]
     return RawGroup(keeper, reason, tuple(members))
-
-
-class _negated:
-    """Reverses the order of a sort key, so max() prefers what static_key sorts first."""
-
-    def __init__(self, key: tuple[object, ...]) -> None:
-        self.key = key
-
-    def __lt__(self, other: _negated) -> bool:
-        return bool(other.key < self.key)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _negated) and self.key == other.key

@@ -12,13 +12,18 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .decode import decode
 from .hashes import ORIENTATIONS
+
+if TYPE_CHECKING:  # scoring imports this module; these names are for the checker only
+    from .config import ScanConfig
+    from .progress import CancelToken, ProgressCallback
+    from .scoring import PairScorer
 
 VERIFY_SIDE = 512  # long side the verifier works at: enough keypoints, cheap to decode
 ORB_FEATURES = 1000  # matching cost grows with the square; 1500 doubled it for no decisions
@@ -245,10 +250,10 @@ def _verify_chunk(jobs: list[tuple[str, str, int]]) -> list[Verification | None]
 
 def verify_in_parallel(
     pairs: Sequence[tuple[int, int]],
-    scorer: Any,
-    config: Any,
-    progress: Any,
-    cancel: Any,
+    scorer: PairScorer,
+    config: ScanConfig,
+    progress: ProgressCallback,
+    cancel: CancelToken,
 ) -> None:
     """Run the keypoint check for ``pairs`` on every core and store the results in the cache,
     so the scoring loop that follows only reads them. Pairs already cached are skipped; chunks
