@@ -52,7 +52,7 @@ def test_heic_is_read_through_pillow_heif(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"", "not an image"),
+        (b"", "empty file"),
         (b"hello, I am a text file pretending to be a JPEG", "not an image"),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -47,6 +48,8 @@ def compare(
     signal; the probability is still the one a scan would give. Raises DecodeError when either
     file cannot be read.
     """
+    for path in (path_a, path_b):
+        _require_file(path)
     store = model_store(config)
     resolved = resolve(config, store)
     models, calibration = resolved.models, resolved.calibration
@@ -86,8 +89,17 @@ def compare(
     )
 
 
+def _require_file(path: str) -> None:
+    # Checked before anything loads: decode's own message assumes a scan, where a missing
+    # file is one that vanished after it was listed.
+    if not os.path.exists(path):
+        raise DecodeError(f"{path}: file does not exist", lasting=False)
+    if not os.path.isfile(path):
+        raise DecodeError(f"{path}: not a file", lasting=False)
+
+
 def _extract(path: str, spec: EncoderSpec | None, config: ScanConfig) -> Extracted:
-    result = extract(path, spec, config.max_pixels)
+    result = extract(path, spec, config.max_decode_bytes)
     if result.error is not None:
         raise DecodeError(f"{path}: {result.error}")
     return result

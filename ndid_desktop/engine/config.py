@@ -32,6 +32,12 @@ DEFAULT_EXTENSIONS: frozenset[str] = frozenset(
 )
 
 MODEL_SETS: tuple[str, ...] = ("fast", "standard", "thorough")  # see modelsets.py
+# Keeps a decode worker under 600 MB of RSS: measured, a worker holding its ONNX Runtime session
+# sits at ~265 MB before a picture (benchmarks/bench_decode_memory.py --onnx; that is with the
+# session's memory pattern off, see runtimes.py, else a long scan's workers sit ~85 MB higher).
+# Admits 50 MP PNGs (~210 MB), 100 MP panorama JPEGs and 16-bit 48 MP TIFFs; refuses a 13300 px
+# square 16-bit PNG (366 MB: 615 MB peak when admitted).
+MAX_DECODE_BYTES = 320_000_000
 
 
 @dataclass(frozen=True)
@@ -41,9 +47,8 @@ class ScanConfig:
     model_set: str = "standard"
     extensions: frozenset[str] = DEFAULT_EXTENSIONS
     skip_hidden: bool = True
-    # Pillow's own bomb guard fires at ~89 MP (warning) and ~179 MP (error); a phone panorama
-    # can pass 100 MP, so we allow up to 250 MP and refuse beyond with a clear reason.
-    max_pixels: int = 250_000_000
+    # Bytes one decode may allocate (decode.py adds them up from the header before decoding).
+    max_decode_bytes: int = MAX_DECODE_BYTES
     workers: int = 0  # decode processes; 0 = one per core
     batch_size: int = 8  # measured: batch 8 beats 32 on this CPU (2 MB L2 per core)
     knn_k: int = 10
@@ -60,6 +65,9 @@ class ScanConfig:
     bundled_models_dir: Path | None = None  # weights shipped next to a packaged app
     allow_download: bool = False  # fetch missing weights (only when the user asked to)
     verdicts_path: Path | None = None  # the user's "not duplicates" pairs (see verdicts.py)
+    # Where the scan writes its record (roots, files, fingerprints) that trash is checked
+    # against; None = no record, so nothing from this scan can be trashed.
+    scan_records_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.model_set not in MODEL_SETS:

@@ -1,19 +1,31 @@
-"""Stage 2: decode a photo at the size the features need, the right way up.
+"""Stage 2: decode a photo at the size the features need, the right way up, within a budget.
 
 JPEGs are decoded with libjpeg's DCT scaling (``Image.draft``): a 12-MP photo comes out at
 504x378 for about half the cost of a full decode. Formats without a reduced decode (PNG, WebP,
-HEIC) are decoded fully and then reduced once.
+HEIC, TIFF) are decoded fully at their own depth and then converted to RGB and reduced a strip
+of rows at a time, so no full-size converted copy (16-bit scaled to 8, transparency on white)
+ever exists.
+
+Before any pixel is decoded, the bytes the decode will allocate are added up (Pillow's own
+storage per pixel, the decoder's private buffers, the strips and the reduced picture) and a file
+over ``ScanConfig.max_decode_bytes`` is skipped with the reason, so one hostile but small file
+cannot take a worker's memory. benchmarks/bench_decode_memory.py measures the figures used here.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+from .config import MAX_DECODE_BYTES
 from .types import ImageInfo
 
 # The features need a short side of at least 256 px (model input 224, hashes 64).
@@ -99,6 +111,35 @@ _EXIF_TRANSPOSE = {
 }
 RAW_EXTENSIONS = frozenset({".dng", ".nef", ".cr2", ".cr3", ".arw", ".orf", ".rw2", ".raf"})
 
+# Bytes per pixel of Pillow's own storage: RGB (and every other multi-band mode) takes 4.
+_STORAGE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+_DEFAULT_STORAGE_BYTES = 4
+# Full-size buffers some decoders hold beside Pillow's picture, in bytes per pixel, measured
+# with benchmarks/bench_decode_memory.py (Pillow 13, pillow-heif 1.8): libwebp's canvases and
+# the frame it hands to Pillow as bytes; libheif's YUV planes and its interleaved RGB output.
+_DECODER_COPIES = {"WEBP": 12.0, "HEIF": 3.5, "AVIF": 3.5}
+# Conversion to RGB runs a strip of rows at a time; a strip's temporaries stay near this size.
+STRIP_BYTES = 4_000_000
+# Temporaries per pixel of a strip, at worst: the crop (4), a 16-bit strip scaled through
+# float64 (2 + 8 + 8 + 1), transparency flattened through an RGBA copy on white (4 + 4), RGB (4).
+_STRIP_WORK_PER_PIXEL = 32
+_RGB_BYTES = 4
+# Pillow's own reducing_gap for the final resize: an integer box reduction, then bilinear.
+_REDUCING_GAP = 2.0
+_GREY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+_MODE_WORDS = {
+    "1": "black-and-white",
+    "L": "greyscale",
+    "LA": "greyscale with transparency",
+    "P": "palette",
+    "PA": "palette with transparency",
+    "RGB": "colour",
+    "RGBA": "colour with transparency",
+    "CMYK": "CMYK colour",
+    "I": "32-bit greyscale",
+    "F": "floating-point greyscale",
+}
+
 
 class DecodeError(Exception):
     """The file is not a picture we can read; the message says why, in words.
@@ -131,19 +172,21 @@ def register_plugins() -> bool:
     return True
 
 
-def decode(path: str, min_side: int = FEATURE_DRAFT_SIZE, max_pixels: int = 178_000_000) -> Decoded:
-    """Decode ``path`` so that its short side is about ``min_side`` (never upscaled)."""
+def decode(
+    path: str, min_side: int = FEATURE_DRAFT_SIZE, max_decode_bytes: int = MAX_DECODE_BYTES
+) -> Decoded:
+    """Decode ``path`` so that its short side is about ``min_side`` (never upscaled), refusing
+    files whose decode would allocate more than ``max_decode_bytes``."""
     register_plugins()
     if path.lower().endswith(tuple(RAW_EXTENSIONS)):
-        return _decode_raw(path, min_side)
+        return _decode_raw(path, min_side, max_decode_bytes)
     try:
-        with warnings.catch_warnings():
-            # We enforce our own, explicit pixel limit below instead of Pillow's warning.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                return _decode_open_image(img, min_side, max_pixels)
+        if os.path.getsize(path) == 0:
+            raise DecodeError("empty file")
+        with _quiet_pillow(), Image.open(path) as img:
+            return _decode_open_image(img, min_side, max_decode_bytes)
     except Image.DecompressionBombError as exc:
-        raise DecodeError(f"image is too large to decode safely ({exc})") from exc
+        raise DecodeError(_too_many_pixels()) from exc
     except UnidentifiedImageError as exc:
         raise DecodeError("not an image file, or a format we cannot read") from exc
     except FileNotFoundError as exc:
@@ -154,41 +197,225 @@ def decode(path: str, min_side: int = FEATURE_DRAFT_SIZE, max_pixels: int = 178_
         raise DecodeError(_describe_decode_failure(exc)) from exc
 
 
-def _decode_open_image(img: Image.Image, min_side: int, max_pixels: int) -> Decoded:
+def estimate_decode_bytes(path: str, min_side: int = FEATURE_DRAFT_SIZE) -> int:
+    """The bytes ``decode(path, min_side)`` would allocate, read from the header alone."""
+    register_plugins()
+    with _quiet_pillow(), Image.open(path) as img:
+        return _prepare(img, min_side)
+
+
+@contextmanager
+def _quiet_pillow() -> Iterator[None]:
+    """Pillow warns (UserWarning) about corrupt EXIF and odd TIFF tags on pictures it still
+    reads, and past ~89 MP about bombs, which our own budget decides; none is the user's
+    concern on stderr. Local to the Pillow calls, so nothing else loses its warnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
+
+
+def _decode_open_image(img: Image.Image, min_side: int, max_decode_bytes: int) -> Decoded:
     width, height = img.size
-    if width * height > max_pixels:
-        raise DecodeError(
-            f"image is too large to decode safely ({width}x{height} = "
-            f"{width * height / 1e6:.0f} MP; limit {max_pixels / 1e6:.0f} MP)"
-        )
     if width == 0 or height == 0:
         raise DecodeError("image has no pixels")
     fmt = img.format or "unknown"
-    exif = img.getexif()
-    quality = estimate_jpeg_quality(img) if fmt == "JPEG" else None
     if getattr(img, "n_frames", 1) > 1:
         img.seek(0)  # first frame of an animation
-    if fmt == "JPEG":
-        img.draft("RGB", (min_side, min_side))
+    stored_mode = img.mode
+    needed = _prepare(img, min_side)
+    if needed > max_decode_bytes:
+        raise DecodeError(_too_large(width, height, stored_mode, needed, max_decode_bytes))
+    # Only now: a PNG's getexif() decodes the whole picture (its EXIF may follow the pixels).
+    orientation, camera, taken_at = _metadata(img)
+    quality = estimate_jpeg_quality(img) if fmt == "JPEG" else None
     img.load()
-    orientation = exif.get(ExifTags.Base.Orientation, 1)
     rotated = orientation in (5, 6, 7, 8)
     info = ImageInfo(
         width=height if rotated else width,
         height=width if rotated else height,
         format=fmt,
         jpeg_quality=quality,
-        camera=_camera(exif),
-        taken_at=_taken_at(exif),
+        camera=camera,
+        taken_at=taken_at,
     )
-    small = _reduce(_to_rgb(img), min_side)
+    small = to_small_rgb(img, min_side)
     transpose = _EXIF_TRANSPOSE.get(orientation)
     if transpose is not None:
         small = small.transpose(transpose)
     return Decoded(small, info)
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
+def _metadata(img: Image.Image) -> tuple[int, str | None, str | None]:
+    """(EXIF orientation, camera, time taken); the defaults when the EXIF block is malformed."""
+    try:
+        exif = img.getexif()
+        return int(exif.get(ExifTags.Base.Orientation, 1)), _camera(exif), _taken_at(exif)
+    except Exception:
+        # Metadata is optional: a corrupt EXIF block (Pillow raises struct.error, SyntaxError,
+        # ValueError, TypeError... depending on where it breaks) must not cost the picture.
+        return 1, None, None
+
+
+# --- the memory budget -------------------------------------------------------------------------
+
+
+def _prepare(img: Image.Image, min_side: int) -> int:
+    """Set up the reduced decode and return the bytes the decode will allocate."""
+    # Counted before the draft: libjpeg sizes a progressive file's buffers by the stored size.
+    progressive = img.format == "JPEG" and bool(img.info.get("progressive"))
+    coefficients = _jpeg_coefficient_bytes(img) if progressive else 0
+    # JPEG: DCT scaling; HEIF (pillow-heif): an embedded thumbnail at least this big, if any;
+    # a no-op for formats without a reduced decode.
+    img.draft("RGB", (min_side, min_side))
+    return coefficients + _decoder_bytes(img) + _pipeline_bytes(img.size, img.mode, min_side)
+
+
+def _decoder_bytes(img: Image.Image) -> int:
+    """Buffers the codec allocates for itself, beside the picture Pillow gets."""
+    width, height = img.size
+    if img.format == "TIFF":
+        return _tiff_strip_bytes(img)
+    return int(width * height * _DECODER_COPIES.get(img.format or "", 0.0))
+
+
+def _jpeg_coefficient_bytes(img: Image.Image) -> int:
+    """A progressive JPEG keeps every DCT coefficient (64 x 16 bits a block) of every component
+    at full size until its last scan, whatever scale the draft asked for."""
+    width, height = img.size
+    layers: list[tuple[str, int, int, int]] = getattr(img, "layer", [])
+    if not layers:
+        return width * height * 3 * 2  # three full-size components, 2 bytes a coefficient
+    h_max = max(h for _, h, _, _ in layers)
+    v_max = max(v for _, _, v, _ in layers)
+    blocks = sum(
+        math.ceil(width * h / h_max / 8) * math.ceil(height * v / v_max / 8)
+        for _, h, v, _ in layers
+    )
+    return blocks * 64 * 2
+
+
+def _tiff_strip_bytes(img: Image.Image) -> int:
+    """libtiff decodes one strip (or tile) at a time into a buffer at the file's own depth; a
+    scanner's single-strip TIFF makes that buffer the size of the whole picture."""
+    tags = getattr(img, "tag_v2", {})
+    width, height = img.size
+    samples = int(tags.get(277, 1))
+    bits = tags.get(258, 8)
+    depth = max(bits) if isinstance(bits, tuple) else int(bits)
+    if 322 in tags and 323 in tags:
+        columns, rows = int(tags[322]), int(tags[323])
+    else:
+        columns, rows = width, min(int(tags.get(278, height)), height)
+    return columns * rows * samples * math.ceil(depth / 8)
+
+
+def _pipeline_bytes(size: tuple[int, int], mode: str, min_side: int) -> int:
+    """The decoded picture, the strips converting it, the reduced picture and its last copies."""
+    width, height = size
+    decoded = width * height * _STORAGE_BYTES.get(mode, _DEFAULT_STORAGE_BYTES)
+    target = _target_size(size, min_side)
+    out_width, out_height = target or size
+    final = out_width * out_height * _RGB_BYTES  # the resize's output; the transpose copies it
+    if mode == "RGB":
+        # Pillow reduces an RGB picture straight into the small one; nothing at full size.
+        factor_x, factor_y = _reduce_factor(size, target)
+        reduced = math.ceil(width / factor_x) * math.ceil(height / factor_y) * _RGB_BYTES
+        return decoded + (reduced if target else 0) + 2 * final
+    _, factor_y = factor = _reduce_factor(size, target)
+    strip = min(height, _strip_rows(width, factor_y, STRIP_BYTES)) * width * _STRIP_WORK_PER_PIXEL
+    reduced = math.ceil(width / factor[0]) * math.ceil(height / factor_y) * _RGB_BYTES
+    return decoded + strip + reduced + 2 * final
+
+
+def _too_large(width: int, height: int, mode: str, needed: int, budget: int) -> str:
+    what = "16-bit greyscale" if mode.startswith("I;16") else _MODE_WORDS.get(mode, mode)
+    return (
+        f"too large to decode safely: {width}x{height} {what}, would need "
+        f"{_amount(needed)} of memory (the limit is {_amount(budget)})"
+    )
+
+
+def _too_many_pixels() -> str:
+    limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+    return f"too large to decode safely: over {limit / 1e6:.0f} megapixels"
+
+
+def _amount(count: int) -> str:
+    return f"{count / 1e9:.1f} GB" if count >= 1e9 else f"{max(1, round(count / 1e6))} MB"
+
+
+# --- reduction and conversion to RGB -------------------------------------------------------
+
+
+def to_small_rgb(img: Image.Image, min_side: int, strip_bytes: int = STRIP_BYTES) -> Image.Image:
+    """``img`` as RGB with its short side reduced to about ``min_side`` (never upscaled).
+
+    Any other mode is converted a strip of rows at a time, each strip reduced by Pillow's own
+    integer factor as it goes; the result is pixel for pixel what converting the whole picture
+    and then resizing it would give, without the full-size converted copy.
+    """
+    target = _target_size(img.size, min_side)
+    if img.mode == "RGB":
+        if target is None:
+            return img
+        return img.resize(target, Image.Resampling.BILINEAR, reducing_gap=_REDUCING_GAP)
+    factor = _reduce_factor(img.size, target)
+    reduced = _convert_in_strips(img, factor, strip_bytes)
+    if target is None:
+        return reduced
+    # The box Pillow's resize uses after its own reduce step, so the result is the same.
+    box = (0.0, 0.0, img.width / factor[0], img.height / factor[1])
+    return reduced.resize(target, Image.Resampling.BILINEAR, box=box)
+
+
+def _target_size(size: tuple[int, int], min_side: int) -> tuple[int, int] | None:
+    """The reduced size, or None when the picture is already small enough to keep."""
+    width, height = size
+    short = min(size)
+    if short <= min_side * 1.5:
+        return None
+    scale = min_side / short
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _reduce_factor(size: tuple[int, int], target: tuple[int, int] | None) -> tuple[int, int]:
+    """The integer box reduction Pillow's resize does first with our reducing gap."""
+    if target is None:
+        return 1, 1
+    factor_x = int(size[0] / target[0] / _REDUCING_GAP) or 1
+    factor_y = int(size[1] / target[1] / _REDUCING_GAP) or 1
+    return factor_x, factor_y
+
+
+def _strip_rows(width: int, factor_y: int, strip_bytes: int) -> int:
+    """Rows per strip: a multiple of the vertical factor, so strips reduce like the whole."""
+    rows = strip_bytes // max(1, width * _STRIP_WORK_PER_PIXEL)
+    return max(factor_y, rows // factor_y * factor_y)
+
+
+def _convert_in_strips(img: Image.Image, factor: tuple[int, int], strip_bytes: int) -> Image.Image:
+    width, height = img.size
+    out = Image.new("RGB", (math.ceil(width / factor[0]), math.ceil(height / factor[1])))
+    top = _top_value(img)
+    rows = _strip_rows(width, factor[1], strip_bytes)
+    for y in range(0, height, rows):
+        strip = _to_rgb(img.crop((0, y, width, min(height, y + rows))), top)
+        if factor != (1, 1):
+            strip = strip.reduce(factor)
+        out.paste(strip, (0, y // factor[1]))
+    return out
+
+
+def _top_value(img: Image.Image) -> float:
+    """The brightest value of a 16- or 32-bit greyscale picture, which maps to white."""
+    if img.mode not in _GREY_MODES:
+        return 1.0
+    top = img.getextrema()[1]
+    return float(top) if isinstance(top, int | float) and top > 0 else 1.0
+
+
+def _to_rgb(img: Image.Image, top: float) -> Image.Image:
     if img.mode == "RGB":
         return img
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
@@ -197,23 +424,16 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.float64)
-        top = float(arr.max()) or 1.0
-        return Image.fromarray((arr * (255.0 / top)).astype(np.uint8)).convert("RGB")
+    if img.mode in _GREY_MODES:
+        scaled = np.asarray(img, dtype=np.float64) * (255.0 / top)
+        return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8)).convert("RGB")
     return img.convert("RGB")
 
 
-def _reduce(img: Image.Image, min_side: int) -> Image.Image:
-    short = min(img.size)
-    if short <= min_side * 1.5:
-        return img
-    scale = min_side / short
-    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-    return img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+# --- RAW, JPEG quality, EXIF ---------------------------------------------------------------
 
 
-def _decode_raw(path: str, min_side: int) -> Decoded:
+def _decode_raw(path: str, min_side: int, max_decode_bytes: int) -> Decoded:
     """RAW files: use the camera's embedded JPEG preview (fast, and what the camera showed)."""
     try:
         import rawpy
@@ -228,8 +448,8 @@ def _decode_raw(path: str, min_side: int) -> Decoded:
         raise DecodeError(f"cannot read RAW file: {exc}") from exc
     if thumb.format != rawpy.ThumbFormat.JPEG:
         raise DecodeError("RAW file has no embedded JPEG preview")
-    with Image.open(io.BytesIO(thumb.data)) as img:
-        decoded = _decode_open_image(img, min_side, 178_000_000)
+    with _quiet_pillow(), Image.open(io.BytesIO(thumb.data)) as img:
+        decoded = _decode_open_image(img, min_side, max_decode_bytes)
     info = ImageInfo(
         width=decoded.info.width,
         height=decoded.info.height,

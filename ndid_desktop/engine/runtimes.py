@@ -71,6 +71,10 @@ class OrtEncoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
+        # The memory pattern pre-plans one arena block for a whole batch's activations and keeps
+        # it: measured on Lite0, batch 8, 320 MB resident with it, 234 MB without, at the same
+        # speed (105-113 ms a batch without, 110-134 with). Those 85 MB go to the decode budget.
+        options.enable_mem_pattern = False
         self.spec = spec
         self.onnx_file = onnx_file  # where the exported model lives (to share or inspect)
         self._session = ort.InferenceSession(
@@ -111,21 +115,25 @@ def export_onnx(module: torch.nn.Module, spec: EncoderSpec, target: Path) -> Non
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".{os.getpid()}.tmp")
     example = torch.zeros(1, 3, spec.input_size, spec.input_size)
-    with warnings.catch_warnings():
-        # The TorchScript exporter is deprecated in favour of torch.export, which needs the
-        # extra onnxscript package; it still exports these plain CNNs exactly (cosine 1.0).
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(
-            module.eval(),
-            (example,),
-            str(tmp),
-            input_names=["pixels"],
-            output_names=["embedding"],
-            dynamic_axes={"pixels": {0: "batch"}, "embedding": {0: "batch"}},
-            opset_version=17,
-            dynamo=False,
-        )
-    tmp.replace(target)
+    try:
+        with warnings.catch_warnings():
+            # The TorchScript exporter is deprecated in favour of torch.export, which needs the
+            # extra onnxscript package; it still exports these plain CNNs exactly (cosine 1.0).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(
+                module.eval(),
+                (example,),
+                str(tmp),
+                input_names=["pixels"],
+                output_names=["embedding"],
+                dynamic_axes={"pixels": {0: "batch"}, "embedding": {0: "batch"}},
+                opset_version=17,
+                dynamo=False,
+            )
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # on a full disk, the half file holds the space it lacks
+        raise
 
 
 def probe_batch(spec: EncoderSpec, count: int = 8) -> NDArray[np.uint8]:
