@@ -77,3 +77,24 @@ def test_dangling_symlink_is_skipped_with_a_reason(tmp_path: Path) -> None:
     found = discover([Root(tmp_path)], ScanConfig())
     assert not found.files
     assert found.skipped and "cannot read" in found.skipped[0].error
+
+
+DEEP_LEVELS = 600  # deeper than Python's default recursion limit (1000) allows for a
+# recursive walker of nested generators: each level costs it more than one frame
+
+
+def test_a_very_deep_tree_is_walked_to_the_bottom(tmp_path: Path) -> None:
+    _photo(tmp_path / "top.jpg")
+    deepest = tmp_path.joinpath(*["d"] * DEEP_LEVELS)
+    _photo(deepest / "bottom.jpg", seed=1)
+    found = discover([Root(tmp_path)], ScanConfig())
+    assert _names(found.files) == ["bottom.jpg", "top.jpg"]
+    assert not found.skipped
+
+
+def test_folders_are_walked_depth_first_in_name_order(tmp_path: Path) -> None:
+    for name in ("b/2.jpg", "b/1.jpg", "a.jpg", "c.jpg", "b/sub/3.jpg", "0/4.jpg"):
+        _photo(tmp_path / name)
+    found = discover([Root(tmp_path)], ScanConfig())
+    relative = [os.path.relpath(f.path, tmp_path) for f in found.files]
+    assert relative == ["0/4.jpg", "a.jpg", "b/1.jpg", "b/2.jpg", "b/sub/3.jpg", "c.jpg"]

@@ -68,9 +68,29 @@ class _Walker:
         self.visited_dirs: set[tuple[int, int]] = set()
 
     def walk(self) -> Iterator[tuple[str, os.stat_result]]:
-        yield from self._walk_dir(str(self.root.path))
+        """Image files depth first, each folder's entries in name order.
 
-    def _walk_dir(self, folder: str) -> Iterator[tuple[str, os.stat_result]]:
+        An explicit stack of folder listings rather than recursion: a tree hundreds of folders
+        deep (generated, or a backup tool's nesting) must not end the scan in RecursionError."""
+        listings: list[Iterator[os.DirEntry[str]]] = []
+        self._enter(str(self.root.path), listings)
+        while listings:
+            entry = next(listings[-1], None)
+            if entry is None:
+                listings.pop()  # this folder is done: back to the one that holds it
+            elif self.config.skip_hidden and _is_hidden(entry.name):
+                continue
+            elif _is_folder(entry):
+                if self._should_walk(entry):
+                    self._enter(entry.path, listings)
+            else:
+                found = self._image_file(entry)
+                if found is not None:
+                    yield found
+
+    def _enter(self, folder: str, listings: list[Iterator[os.DirEntry[str]]]) -> None:
+        """Pushes the sorted listing of ``folder``, unless it was walked already or cannot be
+        read (then it is skipped with the reason)."""
         try:
             st = os.stat(folder)
         except OSError as exc:
@@ -85,32 +105,29 @@ class _Walker:
         except OSError as exc:
             self.skipped.append(Skipped(folder, f"cannot list folder: {exc.strerror or exc}"))
             return
-        for entry in entries:
-            yield from self._visit(entry)
+        listings.append(iter(entries))
 
-    def _visit(self, entry: os.DirEntry[str]) -> Iterator[tuple[str, os.stat_result]]:
-        if self.config.skip_hidden and _is_hidden(entry.name):
-            return
-        try:
-            is_dir = entry.is_dir(follow_symlinks=True)
-        except OSError:
-            is_dir = False
-        if is_dir:
-            if entry.name in SYSTEM_FOLDERS:
-                return
-            if os.path.normcase(os.path.abspath(entry.path)) in self.excluded:
-                return
-            yield from self._walk_dir(entry.path)
-            return
+    def _should_walk(self, folder: os.DirEntry[str]) -> bool:
+        if folder.name in SYSTEM_FOLDERS:
+            return False
+        return os.path.normcase(os.path.abspath(folder.path)) not in self.excluded
+
+    def _image_file(self, entry: os.DirEntry[str]) -> tuple[str, os.stat_result] | None:
         if Path(entry.name).suffix.lower() not in self.config.extensions:
-            return
+            return None
         try:
             st = entry.stat(follow_symlinks=True)
         except OSError as exc:  # a dangling symlink, or the file vanished since the listing
             self.skipped.append(Skipped(entry.path, f"cannot read file: {exc.strerror or exc}"))
-            return
-        if stat.S_ISREG(st.st_mode):
-            yield entry.path, st
+            return None
+        return (entry.path, st) if stat.S_ISREG(st.st_mode) else None
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=True)
+    except OSError:
+        return False
 
 
 def _is_hidden(name: str) -> bool:

@@ -16,7 +16,7 @@ from .keeper import Geometry
 from .signals import measure, reversed_signals
 from .types import FileEntry, PairSignals, ScoredPair
 from .verdicts import Verdicts
-from .verify import Verification, Verifier
+from .verify import CheckFailed, Verification, VerificationFailure, Verifier
 
 
 @dataclass
@@ -63,21 +63,38 @@ class CachedVerification:
         self.cache = cache
         self.verifier = verifier
         self.ran = 0
+        self.failures: list[VerificationFailure] = []
+        self._failed: set[tuple[int, int, int]] = set()
 
     def __call__(self, a: int, b: int, orientation: int) -> Verification | None:
+        """The pair's check, or None when it cannot be had: the scorer then treats the pair
+        as unverified, whether a file broke or the check itself failed."""
         ea, eb = self.entries[a], self.entries[b]
         cached = self.cache.lookup_verification(ea, eb, orientation)
         if cached is not None:
             return Verification.from_tuple(cached)
-        if self.verifier is None:
+        if self.verifier is None or (a, b, orientation) in self._failed:
             return None
         try:
             result = self.verifier.verify(ea.path, eb.path, orientation)
         except DecodeError:
             return None  # a file vanished or broke since its features were cached
+        except Exception as exc:  # one pair's problem, reported with the scan, never its end
+            self.record_failure(a, b, orientation, CheckFailed.of(exc).reason)
+            return None
         self.ran += 1
         self.cache.store_verification(ea, eb, orientation, result.as_tuple())
         return result
+
+    def record_failure(self, a: int, b: int, orientation: int, reason: str) -> None:
+        """Remembers a failed check, so it is reported once and not run again in this scan
+        (nor cached: a later version, or a repaired file, gets another try)."""
+        if (a, b, orientation) in self._failed:
+            return
+        self._failed.add((a, b, orientation))
+        self.failures.append(
+            VerificationFailure(self.entries[a].path, self.entries[b].path, reason)
+        )
 
 
 class PairScorer:

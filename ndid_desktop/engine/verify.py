@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,13 +21,20 @@ from .decode import decode
 from .hashes import ORIENTATIONS
 
 if TYPE_CHECKING:  # scoring imports this module; these names are for the checker only
+    from concurrent.futures import Executor, Future
+
     from .config import ScanConfig
     from .progress import CancelToken, ProgressCallback
     from .scoring import PairScorer
+    from .types import FileEntry
 
 VERIFY_SIDE = 512  # long side the verifier works at: enough keypoints, cheap to decode
 ORB_FEATURES = 1000  # matching cost grows with the square; 1500 doubled it for no decisions
 RATIO = 0.8
+ORB_EDGE = 31  # OpenCV's default edge threshold and patch size: no keypoint lies nearer an edge
+# A side shorter than this leaves no room for a single keypoint. On a 1-pixel side OpenCV would
+# not even say so: its scale pyramid asks resize for a zero-size level and raises.
+MIN_KEYPOINT_SIDE = 2 * ORB_EDGE + 1
 MIN_MATCHES = 8
 VERSION = 3  # bump when results change: cached verifications are keyed by it
 TEXTURE_LEVEL = 4.0  # local standard deviation (grey levels) above which a pixel is 'picture'
@@ -55,6 +62,37 @@ class Verification:
 
 
 NO_MATCH = Verification(0, 0.0, 0.0, 0.0)
+FAILURE_EXAMPLES = 3  # pairs a warning names; the rest are counted
+
+
+@dataclass(frozen=True)
+class CheckFailed:
+    """A pair whose keypoint check raised. The pair is left unverified; the scan goes on."""
+
+    reason: str
+
+    @staticmethod
+    def of(exc: BaseException) -> CheckFailed:
+        text = " ".join(str(exc).split())  # OpenCV's messages span lines
+        return CheckFailed(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+@dataclass(frozen=True)
+class VerificationFailure:
+    path_a: str
+    path_b: str
+    reason: str
+
+
+def failure_warning(failures: Sequence[VerificationFailure]) -> tuple[str, ...]:
+    """One line for the scan's warnings, or none when every check ran."""
+    if not failures:
+        return ()
+    named = "; ".join(f"{f.path_a} & {f.path_b} ({f.reason})" for f in failures[:FAILURE_EXAMPLES])
+    more = len(failures) - FAILURE_EXAMPLES
+    tail = f"; and {more} more" if more > 0 else ""
+    noun = "pair" if len(failures) == 1 else "pairs"
+    return (f"keypoint check failed for {len(failures)} {noun} (left unverified): {named}{tail}",)
 
 
 @dataclass(frozen=True)
@@ -69,7 +107,9 @@ class Keypoints:
 def detect(grey: NDArray[np.uint8]) -> Keypoints:
     import cv2
 
-    orb = cv2.ORB.create(nfeatures=ORB_FEATURES)
+    if min(grey.shape[:2]) < MIN_KEYPOINT_SIDE:
+        return Keypoints(grey, (), None)  # a spacer, icon or strip: no geometry to compare
+    orb = cv2.ORB.create(nfeatures=ORB_FEATURES, edgeThreshold=ORB_EDGE, patchSize=ORB_EDGE)
     points, descriptors = orb.detectAndCompute(grey, None)
     return Keypoints(
         grey, points, None if descriptors is None else np.asarray(descriptors, np.uint8)
@@ -234,18 +274,30 @@ class Verifier:
         )
 
 
-def _verify_chunk(jobs: list[tuple[str, str, int]]) -> list[Verification | None]:
+ChunkResult: TypeAlias = Verification | CheckFailed | None  # None: a file vanished or broke since
+
+
+def _verify_chunk(jobs: list[tuple[str, str, int]]) -> list[ChunkResult]:
     """Run in a worker process: one keypoint cache for the whole chunk."""
     from .decode import DecodeError
 
     verifier = Verifier()
-    out: list[Verification | None] = []
+    out: list[ChunkResult] = []
     for path_a, path_b, orientation in jobs:
         try:
             out.append(verifier.verify(path_a, path_b, orientation))
         except DecodeError:
             out.append(None)
+        except Exception as exc:  # one pair's problem, reported with the scan, never its end
+            out.append(CheckFailed.of(exc))
     return out
+
+
+def _chunk_results(future: Future[list[ChunkResult]], size: int) -> list[ChunkResult]:
+    try:
+        return future.result()
+    except Exception as exc:  # the worker itself died (a crash in OpenCV, out of memory)
+        return [CheckFailed.of(exc)] * size
 
 
 def verify_in_parallel(
@@ -257,12 +309,14 @@ def verify_in_parallel(
 ) -> None:
     """Run the keypoint check for ``pairs`` on every core and store the results in the cache,
     so the scoring loop that follows only reads them. Pairs already cached are skipped; chunks
-    keep a picture's pairs together, so each worker decodes it once."""
+    keep a picture's pairs together, so each worker decodes it once. A pair whose check raises
+    is recorded as failed (and so left unverified) rather than ending the scan."""
     import concurrent.futures as cf
     import multiprocessing
     import os
 
     from .progress import ProgressEvent
+    from .worker_lifetime import die_with_parent
 
     features, cache = scorer.features, scorer.cache
     jobs = []
@@ -277,26 +331,43 @@ def verify_in_parallel(
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     context = multiprocessing.get_context("spawn")
     done = 0
-    with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        futures = {
-            pool.submit(
-                _verify_chunk,
-                [(features.entries[a].path, features.entries[b].path, o) for a, b, o in chunk],
-            ): chunk
-            for chunk in chunks
-        }
+    with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=die_with_parent) as pool:
+        futures = _submit_chunks(pool, chunks, features.entries)
         try:
             for future in cf.as_completed(futures):
                 chunk = futures[future]
-                for (a, b, o), result in zip(chunk, future.result(), strict=True):
-                    if result is not None:
-                        cache.store_verification(
-                            features.entries[a], features.entries[b], o, result.as_tuple()
-                        )
-                        scorer.verification.ran += 1
+                _store_chunk(scorer, chunk, _chunk_results(future, len(chunk)))
                 done += len(chunk)
                 progress(ProgressEvent("decide", done, len(jobs), "keypoint checks"))
                 cancel.raise_if_cancelled()
         finally:
             for future in futures:
                 future.cancel()
+
+
+def _store_chunk(
+    scorer: PairScorer, chunk: list[tuple[int, int, int]], results: list[ChunkResult]
+) -> None:
+    entries, verification = scorer.features.entries, scorer.verification
+    for (a, b, o), result in zip(chunk, results, strict=True):
+        if isinstance(result, CheckFailed):
+            verification.record_failure(a, b, o, result.reason)
+        elif result is not None:
+            scorer.cache.store_verification(entries[a], entries[b], o, result.as_tuple())
+            verification.ran += 1
+
+
+def _submit_chunks(
+    pool: Executor, chunks: list[list[tuple[int, int, int]]], entries: Sequence[FileEntry]
+) -> dict[Future[list[ChunkResult]], list[tuple[int, int, int]]]:
+    """Hands the chunks to the pool. If the pool stops taking work (it broke, or the system ran
+    out of processes), the chunks not handed over stay with the scoring loop, which verifies
+    them in this process."""
+    futures: dict[Future[list[ChunkResult]], list[tuple[int, int, int]]] = {}
+    for chunk in chunks:
+        paths = [(entries[a].path, entries[b].path, o) for a, b, o in chunk]
+        try:
+            futures[pool.submit(_verify_chunk, paths)] = chunk
+        except Exception:  # nothing about these pairs is known to be wrong: check them here
+            break
+    return futures
