@@ -1,7 +1,10 @@
 """The feature cache: a re-scan decodes nothing; a changed file is read again; errors that a
 user can fix are not remembered; cancelling keeps what was done."""
 
+import json
 import os
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,10 @@ from ndid_desktop.engine.config import Root, ScanConfig
 from ndid_desktop.engine.discover import discover
 from ndid_desktop.engine.encoders import LITE0, Encoder
 from ndid_desktop.engine.features import compute_features
+from ndid_desktop.engine.fingerprint import fingerprint_file
 from ndid_desktop.engine.progress import CancelToken, ProgressEvent, ScanCancelled
+from ndid_desktop.engine.report import from_json, to_json
+from ndid_desktop.engine.types import Group, ImageInfo, Member, ScanReport, ScanStats
 
 from .conftest import textured
 
@@ -80,7 +86,9 @@ def test_workers_give_the_same_features_as_in_process(tmp_path: Path, encoder: E
         found = discover([Root(tmp_path / "lib")], config)
         from ndid_desktop.engine import features as features_module
 
-        inline = [features_module.extract(e.path, LITE0, config.max_pixels) for e in found.files]
+        inline = [
+            features_module.extract(e.path, LITE0, config.max_decode_bytes) for e in found.files
+        ]
     usable = [r for r in inline if r.error is None]
     assert len(pooled.entries) == len(usable) == 30
     assert all((r.hashes == h).all() for r, h in zip(usable, pooled.hashes, strict=True))
@@ -89,7 +97,7 @@ def test_workers_give_the_same_features_as_in_process(tmp_path: Path, encoder: E
 def test_schema_change_drops_old_rows(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
     with FeatureCache(path) as cache:
-        cache._db.execute("INSERT INTO files VALUES (x'00', 1, 1, NULL, NULL, 'x')")
+        cache._db.execute("INSERT INTO files VALUES (x'00', 1, 1, NULL, NULL, 'x', NULL)")
         cache._db.commit()
         cache._db.execute("UPDATE meta SET value='0' WHERE key='schema'")
         cache._db.commit()
@@ -113,3 +121,56 @@ def test_two_encoders_keep_their_vectors_apart(tmp_path: Path) -> None:
         changed = FileEntry("/x/a.jpg", "/x", False, 11, 20)
         cache.store([(changed, image)])
         assert cache.lookup_embeddings(["/x/a.jpg"], "one@1") == {}
+
+
+def test_fingerprints_are_recorded_at_scan_time_and_read_back(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    _library(tmp_path / "lib", 3)
+    with FeatureCache(tmp_path / "c.sqlite") as cache:
+        first = _features(tmp_path / "lib", cache, encoder)
+    expected = tuple(fingerprint_file(e.path) for e in first.entries)
+    with FeatureCache(tmp_path / "c.sqlite") as cache:
+        second = _features(tmp_path / "lib", cache, encoder)
+    assert second.decoded == 0
+    assert first.fingerprints == second.fingerprints == expected
+    assert len(set(expected)) == 3 and all(f.startswith("xxh3-128:") for f in expected)
+
+
+def test_cache_of_schema_5_keeps_its_features_and_gains_fingerprints(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    _library(tmp_path / "lib", 3)
+    path = tmp_path / "c.sqlite"
+    with FeatureCache(path) as cache:
+        first = _features(tmp_path / "lib", cache, encoder)
+    _downgrade_to_schema_5(path)
+    with FeatureCache(path) as cache:
+        upgraded = _features(tmp_path / "lib", cache, encoder)
+    with FeatureCache(path) as cache:
+        stored = cache.lookup_images(upgraded.entries)
+    assert upgraded.decoded == 0 and upgraded.from_cache == 4
+    assert upgraded.fingerprints == first.fingerprints
+    assert [stored[e.path].fingerprint for e in upgraded.entries] == list(first.fingerprints)
+
+
+def _downgrade_to_schema_5(path: Path) -> None:
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("ALTER TABLE files DROP COLUMN fingerprint")
+        db.execute("UPDATE meta SET value='5' WHERE key='schema'")
+
+
+def test_report_carries_fingerprints_and_reads_reports_without_them() -> None:
+    member = Member(
+        "/p/a.jpg", 1.0, "", False, 10, ImageInfo(4, 3, "JPEG"), fingerprint="xxh3-128:ab"
+    )
+    report = ScanReport(
+        groups=(Group(keep="/p/a.jpg", reason="", members=(member, member)),),
+        skipped=(),
+        stats=ScanStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 1, "fast", None, 0.5, (0.1, 0.9), {}),
+    )
+    data = json.loads(json.dumps(to_json(report)))
+    assert from_json(data).groups[0].members[0].fingerprint == "xxh3-128:ab"
+    for m in data["groups"][0]["members"]:
+        del m["fingerprint"]
+    assert from_json(data).groups[0].members[0].fingerprint == ""

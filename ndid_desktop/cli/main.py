@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +14,14 @@ from pathlib import Path
 from .. import __version__
 from ..engine.config import MODEL_SETS, Root, ScanConfig
 from ..engine.progress import CancelToken
-from ..paths import bundled_models_dir, cache_path, calibration_dir, data_dir, models_dir
+from ..paths import (
+    bundled_models_dir,
+    cache_path,
+    calibration_dir,
+    data_dir,
+    models_dir,
+    scan_records_dir,
+)
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -131,6 +141,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ncancelled; what was read so far is cached for next time", file=sys.stderr)
         return EXIT_CANCELLED
+    except (OSError, sqlite3.OperationalError) as exc:
+        message = _storage_failure(exc, args)
+        if message is None:
+            raise
+        print(f"ndid: {message}; what was done so far is kept", file=sys.stderr)
+        return EXIT_ERROR
+
+
+# A disk that refuses writes is the user's to fix, not a bug: one line, no traceback.
+_STORAGE_ERRNOS = {
+    errno.ENOSPC: "no space left on the disk while writing {where}",
+    errno.EDQUOT: "the disk quota is exhausted while writing {where}",
+    errno.EROFS: "the disk is read-only: cannot write {where}",
+    errno.EACCES: "permission denied: {where}",
+}
+
+
+def _storage_failure(
+    exc: OSError | sqlite3.OperationalError, args: argparse.Namespace
+) -> str | None:
+    """The one-line explanation of a write the disk refused, or None for any other error."""
+    data = getattr(args, "data_dir", None) or data_dir()
+    if isinstance(exc, sqlite3.OperationalError):
+        from ..engine.cache import is_disk_full
+
+        if not is_disk_full(exc):
+            return None
+        return _STORAGE_ERRNOS[errno.ENOSPC].format(where=f"a database in {data}")
+    template = _STORAGE_ERRNOS.get(exc.errno or 0)
+    if template is None:
+        return None
+    where = os.fsdecode(exc.filename) if exc.filename is not None else f"to {data}"
+    return template.format(where=where)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -152,6 +195,7 @@ def _config(args: argparse.Namespace, **extra: object) -> ScanConfig:
         bundled_models_dir=bundled_models_dir(),
         allow_download=args.download,
         verdicts_path=base / "verdicts.json",
+        scan_records_dir=scan_records_dir(base),
         **extra,  # type: ignore[arg-type]
     )
 

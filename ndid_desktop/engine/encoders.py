@@ -151,7 +151,14 @@ def export_encoder(spec: EncoderSpec, target: Path, store: ModelStore) -> None:
     import torch
 
     torch.set_num_threads(1)
-    export_onnx(reference_module(spec, store), spec, target)
+    module = reference_module(spec, store)
+    try:
+        export_onnx(module, spec, target)
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        # torch reports a failed write (a full disk) with no file name: name what was written.
+        raise OSError(exc.errno, exc.strerror, str(target)) from exc
 
 
 def build_encoder(

@@ -36,11 +36,13 @@ from .encoders import (
     model_input,
     onnx_path,
 )
+from .fingerprint import fingerprint_file
 from .hashes import compute_hashes
 from .models import ModelStore
 from .progress import CancelToken, ProgressCallback, ProgressEvent, null_progress
 from .runtimes import OrtEncoder, has_onnxruntime
 from .types import FileEntry, ImageInfo, Skipped
+from .worker_lifetime import die_with_parent
 
 # Below this many files to decode, spawning worker processes costs more than it saves.
 MIN_FILES_FOR_WORKERS = 24
@@ -56,18 +58,24 @@ class Extracted:
     error: str | None = None
     lasting: bool = True
     vector: NDArray[np.float32] | None = None  # the embedding, when the worker ran the encoder
+    fingerprint: str | None = None  # of the bytes just decoded (fingerprint.py)
 
 
-def extract(path: str, spec: EncoderSpec | None, max_pixels: int) -> Extracted:
+def extract(path: str, spec: EncoderSpec | None, max_decode_bytes: int) -> Extracted:
     """Decode one file and compute everything the cache stores. Runs in a worker process."""
     try:
-        decoded = decode(path, max_pixels=max_pixels)
+        decoded = decode(path, max_decode_bytes=max_decode_bytes)
     except DecodeError as exc:
         return Extracted(None, None, None, error=str(exc), lasting=exc.lasting)
     except Exception as exc:  # a codec bug must cost one file, never the scan
         return Extracted(None, None, None, error=f"cannot decode: {exc!r}")
+    try:
+        # Read again right after decoding, while the file is still in the page cache.
+        fingerprint = fingerprint_file(path)
+    except OSError as exc:
+        return Extracted(None, None, None, error=f"cannot read: {exc.strerror}", lasting=False)
     pixels = model_input(decoded.image, spec) if spec is not None else None
-    return Extracted(decoded.info, compute_hashes(decoded.image), pixels)
+    return Extracted(decoded.info, compute_hashes(decoded.image), pixels, fingerprint=fingerprint)
 
 
 @cache
@@ -77,10 +85,10 @@ def _worker_encoder(spec: EncoderSpec, onnx_file: Path) -> Encoder:
 
 
 def extract_chunk(
-    paths: Sequence[str], spec: EncoderSpec | None, onnx_file: Path | None, max_pixels: int
+    paths: Sequence[str], spec: EncoderSpec | None, onnx_file: Path | None, max_decode_bytes: int
 ) -> list[Extracted]:
     """Extract a chunk of files; with ``onnx_file``, also embed them here as one batch."""
-    results = [extract(path, spec, max_pixels) for path in paths]
+    results = [extract(path, spec, max_decode_bytes) for path in paths]
     if spec is None or onnx_file is None:
         return results
     ready = [i for i, r in enumerate(results) if r.pixels is not None]
@@ -106,6 +114,9 @@ class FeatureSet:
     from_cache: int
     encoder: Encoder | None = None  # the encoder built in this process, if one was needed
     runtime: str = ""  # how the embeddings were computed in this run
+    # The content fingerprint of each entry as read for its features ("" if unknown): what
+    # deleting a file later checks that it is still the file that was scanned.
+    fingerprints: tuple[str, ...] = ()
 
 
 class _Collector:
@@ -156,7 +167,7 @@ class _Collector:
                 self.runtime = self.encoder.runtime
             embedded = self.encoder.embed(np.stack([pixels for _, pixels in unembedded]))
             vectors += [(e.path, v) for (e, _), v in zip(unembedded, embedded, strict=True)]
-        images = [(e, CachedImage(r.info, r.hashes, None)) for e, r in batch]
+        images = [(e, CachedImage(r.info, r.hashes, None, r.fingerprint)) for e, r in batch]
         self.cache.store(images, vectors, self.spec.cache_key if self.spec else "")
         for entry, image in images:
             self.images[entry.path] = image
@@ -176,7 +187,7 @@ def compute_features(
     """Features for ``entries``; decodes only what the cache lacks. ``encoder`` may be given
     (tests, long-lived GUI sessions); otherwise it is built on the first batch that needs it."""
     cancel = cancel or CancelToken()
-    cached = cache.lookup_images(entries)
+    cached = _with_fingerprints(cache.lookup_images(entries), entries, cache)
     vectors = (
         cache.lookup_embeddings([p for p, c in cached.items() if c.error is None], spec.cache_key)
         if spec is not None
@@ -212,6 +223,33 @@ def compute_features(
     return replace(found, encoder=collector.encoder, runtime=collector.runtime)
 
 
+def _with_fingerprints(
+    cached: dict[str, CachedImage], entries: Sequence[FileEntry], cache: FeatureCache
+) -> dict[str, CachedImage]:
+    """Cached rows from before the cache recorded fingerprints get one from a plain read of
+    the file (a few ms, against a decode and an embedding); a file that cannot be read any
+    more is dropped from ``cached``, so it is extracted again and reported like any other."""
+    missing = [e for e in entries if e.path in cached and _lacks_fingerprint(cached[e.path])]
+    if not missing:
+        return cached
+    completed = dict(cached)
+    found: list[tuple[FileEntry, str]] = []
+    for entry in missing:
+        try:
+            fingerprint = fingerprint_file(entry.path)
+        except OSError:
+            del completed[entry.path]
+            continue
+        completed[entry.path] = replace(cached[entry.path], fingerprint=fingerprint)
+        found.append((entry, fingerprint))
+    cache.store_fingerprints(found)
+    return completed
+
+
+def _lacks_fingerprint(image: CachedImage) -> bool:
+    return image.error is None and image.fingerprint is None
+
+
 def _run_extraction(
     todo: Sequence[FileEntry],
     config: ScanConfig,
@@ -223,7 +261,7 @@ def _run_extraction(
         for entry in todo:
             cancel.raise_if_cancelled()
             # In-process: the collector embeds, so no second session is built here.
-            yield entry, extract(entry.path, spec, config.max_pixels)
+            yield entry, extract(entry.path, spec, config.max_decode_bytes)
         return
     yield from _PoolRun(todo, config, spec, onnx_file, cancel).results()
 
@@ -258,11 +296,15 @@ class _PoolRun:
     def _new_pool(self) -> cf.ProcessPoolExecutor:
         # spawn, not fork: a parent holding thread pools (BLAS, Qt) must not be forked.
         context = multiprocessing.get_context("spawn")
-        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        return cf.ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=context, initializer=die_with_parent
+        )
 
     def _submit(self, pool: cf.ProcessPoolExecutor, chunk: list[FileEntry]) -> cf.Future[Any]:
         paths = [e.path for e in chunk]
-        return pool.submit(extract_chunk, paths, self.spec, self.onnx_file, self.config.max_pixels)
+        return pool.submit(
+            extract_chunk, paths, self.spec, self.onnx_file, self.config.max_decode_bytes
+        )
 
     def results(self) -> Iterator[tuple[FileEntry, Extracted]]:
         pool = self._new_pool()
@@ -315,7 +357,9 @@ def prepare_onnx(
         return ready
     target = onnx_path(spec, models_dir)
     context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+    with cf.ProcessPoolExecutor(
+        max_workers=1, mp_context=context, initializer=die_with_parent
+    ) as pool:
         pool.submit(export_encoder, spec, target, store).result()
     return target
 
@@ -329,6 +373,7 @@ def _assemble(
 ) -> FeatureSet:
     usable: list[FileEntry] = []
     infos: list[ImageInfo] = []
+    fingerprints: list[str] = []
     hashes: list[NDArray[np.uint8]] = []
     vectors: list[NDArray[np.float32]] = []
     skipped = list(collector.skipped)
@@ -343,6 +388,7 @@ def _assemble(
             continue
         usable.append(entry)
         infos.append(image.info)
+        fingerprints.append(image.fingerprint or "")
         hashes.append(image.hashes)
         if spec is not None:
             vectors.append(collector.vectors[entry.path])
@@ -357,4 +403,5 @@ def _assemble(
         skipped=tuple(skipped),
         decoded=decoded,
         from_cache=from_cache,
+        fingerprints=tuple(fingerprints),
     )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ def _member(m: Member) -> dict[str, Any]:
         "reference": m.reference,
         "size": m.size,
         "mtime_ns": m.mtime_ns,
+        "fingerprint": m.fingerprint,
         "info": asdict(m.info),
         "signals": m.signals,
     }
@@ -40,7 +44,31 @@ def to_json(report: ScanReport) -> dict[str, Any]:
 
 def write_json(report: ScanReport, path: Path) -> None:
     # ensure_ascii keeps undecodable file names (surrogate escapes) representable in JSON.
-    path.write_text(json.dumps(to_json(report), indent=2, ensure_ascii=True) + "\n", "utf-8")
+    text = json.dumps(to_json(report), indent=2, ensure_ascii=True) + "\n"
+    with _replacing(path) as partial:
+        partial.write_text(text, "utf-8")
+
+
+@contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """A sibling to write instead of ``path``, moved over it once complete: a full disk or a
+    crash leaves the previous report whole instead of half a new one, and no partial file."""
+    if path.exists() and not path.is_file():  # /dev/stdout, a named pipe: write in place
+        yield path
+        return
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        yield partial
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        if exc.filename not in (None, str(partial)):
+            raise
+        # A failed write() names no file, and the partial's name means nothing to the user.
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def from_json(data: dict[str, Any]) -> ScanReport:
@@ -59,6 +87,7 @@ def from_json(data: dict[str, Any]) -> ScanReport:
                     info=ImageInfo(**m["info"]),
                     signals=m.get("signals", {}),
                     mtime_ns=m.get("mtime_ns", 0),
+                    fingerprint=m.get("fingerprint", ""),
                 )
                 for m in g["members"]
             ),
@@ -92,7 +121,10 @@ CSV_COLUMNS = (
 
 def write_csv(report: ScanReport, path: Path) -> None:
     """One row per file in a group; the keeper's role is 'keep', the others 'duplicate'."""
-    with path.open("w", newline="", encoding="utf-8", errors="surrogateescape") as f:
+    with (
+        _replacing(path) as partial,
+        partial.open("w", newline="", encoding="utf-8", errors="surrogateescape") as f,
+    ):
         writer = csv.writer(f)
         writer.writerow(CSV_COLUMNS)
         for number, group in enumerate(report.groups, start=1):

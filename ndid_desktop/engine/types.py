@@ -87,6 +87,7 @@ class Member:
     info: ImageInfo
     signals: dict[str, Any] = field(default_factory=dict)
     mtime_ns: int = 0  # as scanned: a file that changed since is never trashed
+    fingerprint: str = ""  # fingerprint.py, of the bytes scanned; "" in reports from before it
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class ScanStats:
     warnings: tuple[str, ...] = ()  # e.g. a model set that fell back because weights are missing
     calibration: str = ""  # where the calibration came from
     roots: tuple[str, ...] = ()  # the scanned folders: nothing outside them is ever trashed
+    scan_id: str = ""  # names the scan record in the data folder that trash is checked against
 
 
 @dataclass(frozen=True)
