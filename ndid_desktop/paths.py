@@ -25,6 +25,11 @@ def models_dir(base: Path) -> Path:
     return base / "models"
 
 
+def scan_records_dir(base: Path) -> Path:
+    """Each scan's own record of what it saw: what trash actions are checked against."""
+    return base / "scans"
+
+
 def bundled_models_dir() -> Path | None:
     """Weights shipped inside a packaged build (PyInstaller puts data under sys._MEIPASS)."""
     import sys

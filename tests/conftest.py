@@ -18,8 +18,8 @@ DEV_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "dev-photos"
 
 
 def dev_photos(count: int, offset: int = 0) -> list[Path]:
-    if not DEV_PHOTOS.is_dir():
-        pytest.skip(f"development photos not found at {DEV_PHOTOS}")
+    if not DEV_PHOTOS.is_dir():  # a missing data set is a broken checkout, not a pass
+        pytest.fail(f"development photos not found at {DEV_PHOTOS} (../shared/dev-photos)")
     return sorted(DEV_PHOTOS.glob("*.jpg"))[offset : offset + count]
 
 

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from ..paths import data_dir
+from ..paths import data_dir, scan_records_dir
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 def add_action_parsers(sub: Any) -> None:
     p = sub.add_parser("trash", help="send the duplicates of a scan report to the trash",
                        description="Moves every file that is not the keeper of its group to "
                        "the system trash, after showing how many files and how much space, "
-                       "and asking. Files in reference folders, outside the scanned folders, "
-                       "or changed since the scan are never touched.")  # fmt: skip
+                       "and asking. The report may be edited to do less (drop groups or "
+                       "files, choose another keeper among a group's files), never more: "
+                       "folders, reference flags, sizes and fingerprints come from the scan's "
+                       "own record. A file moves only if, at that moment, its keeper is there, "
+                       "a real file, inside the scanned folders and unchanged.")  # fmt: skip
     p.add_argument("report", type=Path, help="a report from 'ndid scan --json'")
     p.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
     p.add_argument("--dry-run", action="store_true", help="only show what would happen")
@@ -28,6 +33,19 @@ def add_action_parsers(sub: Any) -> None:
     r.set_defaults(handler=run_restore)
 
 
+def say(text: str, stream: TextIO | None = None) -> None:
+    """Print a line whose paths may not be valid UTF-8: their bytes go out as they are, so a
+    path copied from the output names the same file again."""
+    stream = stream or sys.stdout
+    raw = getattr(stream, "buffer", None)
+    if raw is None:
+        print(text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), file=stream)
+        return
+    stream.flush()
+    raw.write(text.encode(stream.encoding or "utf-8", "surrogateescape") + b"\n")
+    raw.flush()
+
+
 def _journal(args: argparse.Namespace) -> Any:
     from ..engine.actions import Journal
 
@@ -35,51 +53,80 @@ def _journal(args: argparse.Namespace) -> Any:
 
 
 def run_trash(args: argparse.Namespace) -> int:
-    from ..engine.actions import FileState, GroupChoice, execute, plan_deletion
-    from ..engine.report import from_json
+    from ..engine.actions import PlanRejected, RecordError, plan_trash
+    from ..engine.actions.report_request import ReportError, read_report, trash_request
 
-    report = from_json(json.loads(args.report.read_text(encoding="utf-8")))
-    choices = [
-        GroupChoice(
-            tuple(FileState(m.path, m.size, m.mtime_ns, m.reference) for m in g.members),
-            frozenset({g.keep}),
-        )
-        for g in report.groups
-    ]
-    plan = plan_deletion(choices, report.stats.roots)
+    try:
+        request = trash_request(read_report(args.report), scan_records_dir(data_dir(args.data_dir)))
+        plan = plan_trash(request.choices, request.record, request.roots)
+    except (ReportError, RecordError, PlanRejected) as exc:
+        say(f"ndid: {exc}", sys.stderr)
+        return EXIT_USAGE
     for refusal in plan.refused:
-        print(f"kept   {refusal.path}: {refusal.reason}", file=sys.stderr)
+        say(f"kept   {refusal.path}: {refusal.reason}", sys.stderr)
     print(f"{len(plan.trash)} files, {plan.bytes / 1e6:.1f} MB to move to the trash")
     if not plan.trash or args.dry_run:
-        for state in plan.trash:
-            print(f"would trash {state.path}")
-        return 0
+        for planned in plan.trash:
+            say(f"would trash {planned.file.path} (keeping {planned.keeper.path})")
+        return EXIT_OK
     if not args.yes:
         if not sys.stdin.isatty():
             print("ndid: not asking without a terminal; add --yes to confirm", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         if input("Move them to the trash? [y/N] ").strip().lower() not in {"y", "yes"}:
             print("nothing moved")
-            return 0
-    outcomes = execute(plan, _journal(args))
+            return EXIT_OK
+    return _execute(plan, args)
+
+
+def _execute(plan: Any, args: argparse.Namespace) -> int:
+    from ..engine.actions import ActionBusyError, execute
+
+    try:
+        outcomes = execute(plan, _journal(args))
+    except ActionBusyError as exc:
+        print(f"ndid: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     for o in outcomes:
-        print(f"{o.status:8s} {o.path}" + (f" ({o.message})" if o.message else ""))
-    return 0 if all(o.status != "error" for o in outcomes) else 1
+        say(f"{o.status:8s} {o.path}" + (f" ({o.message})" if o.message else ""))
+    moved = sum(o.status == "trashed" for o in outcomes)
+    print(f"{moved} of {len(outcomes)} files moved to the trash; 'ndid history' lists them")
+    return EXIT_OK if all(o.status != "error" for o in outcomes) else EXIT_ERROR
 
 
 def run_history(args: argparse.Namespace) -> int:
-    import time
+    from ..engine.actions import ActionBusyError, default_locator
 
-    for e in _journal(args).entries():
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(e.get("time", 0))))
-        print(f"{when}  {e.get('action')}  {e.get('status', '')}  {e.get('path')}")
-    return 0
+    journal = _journal(args)
+    try:
+        with journal.exclusive(wait=0):
+            journal.reconcile(default_locator())
+    except ActionBusyError:
+        pass  # an action is running: its open entries are its own, not interrupted ones
+    reading = journal.read()
+    if reading.damaged:
+        print(f"warning: {reading.damaged} damaged lines of {journal.path} were skipped",
+              file=sys.stderr)  # fmt: skip
+    if not reading.entries:
+        print("nothing has been moved to the trash yet")
+    for e in reading.entries:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.time))
+        say(
+            f"{when}  {e.action:8s} {e.status:10s} {e.path}"
+            + (f"  ({e.message})" if e.message else "")
+        )
+    return EXIT_OK
 
 
 def run_restore(args: argparse.Namespace) -> int:
     from ..engine.actions import restore
 
     message = restore(args.path)
-    print(message)
-    _journal(args).append({"action": "restore", "path": args.path, "message": message})
-    return 0 if message.startswith("restored") else 1
+    say(message)
+    status = "restored" if message.startswith("restored") else "not restored"
+    try:
+        _journal(args).append({"action": "restore", "path": args.path, "status": status,
+                               "message": message})  # fmt: skip
+    except OSError as exc:
+        print(f"ndid: the journal cannot be written ({exc.strerror or exc})", file=sys.stderr)
+    return EXIT_OK if status == "restored" else EXIT_ERROR

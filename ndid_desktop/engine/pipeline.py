@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
+from .actions.scan_record import record_scan
 from .cache import FeatureCache
 from .candidates import find_candidates
 from .config import Root, ScanConfig
@@ -27,7 +28,7 @@ from .scoring import GateVectors, PairScorer
 from .signals import reversed_signals
 from .types import Group, Member, ScanReport, ScanStats, Skipped
 from .verdicts import Verdicts
-from .verify import Verifier, verify_in_parallel
+from .verify import Verifier, failure_warning, verify_in_parallel
 
 
 class _Timer:
@@ -78,17 +79,22 @@ def scan(
             features, found.skipped, resolved.calibration, cache, config, timer, progress, cancel,
             gate,
         )  # fmt: skip
-    return replace(
+        # Read after the whole scan: the cache can fail at any stage that touches it.
+        cache_warnings = tuple(cache.warnings)
+    report = replace(
         report,
         stats=replace(
             report.stats,
-            warnings=resolved.warnings,
+            warnings=resolved.warnings + report.stats.warnings + cache_warnings,
             runtime=features.runtime,
             calibration=resolved.calibration.source,
             gate_images=gate.images if gate is not None else 0,
             roots=tuple(str(r.path) for r in roots),
         ),
     )
+    if config.scan_records_dir is None:
+        return report
+    return record_scan(report, config.scan_records_dir)
 
 
 def _gate_vectors(
@@ -180,6 +186,7 @@ def _match(
         candidate_pairs=len(pairs),
         gated_pairs=scorer.counter.gated,
         verified_pairs=scorer.verification.ran,
+        warnings=failure_warning(scorer.verification.failures),
         duplicate_pairs=len(accepted),
         groups=len(groups),
         model_set=config.model_set,
@@ -205,6 +212,7 @@ def _report_group(raw: RawGroup, features: FeatureSet, scorer: PairScorer) -> Gr
             size=keeper_entry.size,
             info=keeper_info,
             mtime_ns=keeper_entry.mtime_ns,
+            fingerprint=features.fingerprints[k],
         )
     ]
     for m in raw.members:
@@ -221,6 +229,7 @@ def _report_group(raw: RawGroup, features: FeatureSet, scorer: PairScorer) -> Gr
                 info=info,
                 signals={**signals.as_dict(), "gated": pair.gated},
                 mtime_ns=entry.mtime_ns,
+                fingerprint=features.fingerprints[m],
             )
         )
     return Group(keep=keeper_entry.path, reason=raw.reason, members=tuple(members))

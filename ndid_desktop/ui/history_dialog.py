@@ -15,12 +15,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.actions import Journal, restore
+from ..engine.actions import ActionBusyError, Journal, JournalEntry, TrashLocator, restore
 
 
 class HistoryDialog(QDialog):
-    def __init__(self, journal: Journal, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, journal: Journal, locate: TrashLocator | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
+        self.locate = locate
         self.setWindowTitle(self.tr("History"))
         self.resize(900, 500)
         self.journal = journal
@@ -29,6 +32,7 @@ class HistoryDialog(QDialog):
         self.message.setWordWrap(True)
         restore_button = QPushButton(self.tr("Restore selected"))
         restore_button.clicked.connect(self._restore)
+        self.restore_button = restore_button
         close = QPushButton(self.tr("Close"))
         close.clicked.connect(self.accept)
         buttons = QHBoxLayout()
@@ -42,22 +46,45 @@ class HistoryDialog(QDialog):
         self._fill()
 
     def _fill(self) -> None:
+        self._reconcile()
         self.list.clear()
-        for entry in reversed(self.journal.entries()):
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(str(entry.get("time", 0)))))
-            text = f"{when}  {entry.get('action')}  {entry.get('status', '')}  {entry.get('path')}"
-            item = QListWidgetItem(text)
+        reading = self.journal.read()
+        for entry in reversed(reading.entries):
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.time))
+            text = f"{when}  {entry.action}  {entry.status}  {entry.path}"
+            if entry.message:
+                text += f"  ({entry.message})"
+            item = QListWidgetItem(
+                text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            )
             item.setData(256, entry)
             self.list.addItem(item)
+        self.restore_button.setEnabled(bool(reading.entries))
+        if not reading.entries:
+            self.message.setText(self.tr("Nothing has been moved to the trash yet."))
+        elif reading.damaged:
+            self.message.setText(
+                self.tr("{n} damaged lines of the journal were skipped.").format(n=reading.damaged)
+            )
+
+    def _reconcile(self) -> None:
+        from ..engine.actions import default_locator
+
+        try:
+            with self.journal.exclusive(wait=0):
+                self.journal.reconcile(self.locate or default_locator())
+        except (ActionBusyError, OSError):
+            pass  # an action is running (its open entries are its own), or the folder is read-only
 
     def _restore(self) -> None:
         messages = []
         for item in self.list.selectedItems():
-            entry = item.data(256)
-            if entry.get("action") == "trash" and entry.get("status") == "trashed":
-                message = restore(str(entry["path"]))
-                self.journal.append({"action": "restore", "time": time.time(),
-                                     "path": entry["path"], "message": message})  # fmt: skip
+            entry: JournalEntry = item.data(256)
+            if entry.action == "trash" and entry.status == "trashed":
+                message = restore(entry.path)
+                status = "restored" if message.startswith("restored") else "not restored"
+                self.journal.append({"action": "restore", "path": entry.path, "status": status,
+                                     "message": message})  # fmt: skip
                 messages.append(message)
         self.message.setText("\n".join(messages) or self.tr("Select a trashed file first."))
         self._fill()

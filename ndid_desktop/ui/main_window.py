@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QSettings, Qt, QThread
@@ -25,12 +25,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.actions import FileState, GroupChoice, Journal, TrashFunction, execute, plan_deletion
+from ..engine.actions import (
+    ActionBusyError,
+    GroupChoice,
+    Journal,
+    Outcome,
+    PlanRejected,
+    RecordError,
+    TrashFunction,
+    TrashLocator,
+    TrashPlan,
+    execute,
+    load_record,
+    plan_trash,
+)
 from ..engine.config import DEFAULT_EXTENSIONS, ScanConfig
 from ..engine.progress import ProgressEvent
 from ..engine.types import ScanReport
 from ..engine.verdicts import Verdicts
-from ..paths import bundled_models_dir
+from ..paths import bundled_models_dir, scan_records_dir
 from .folders import FolderPanel
 from .group_delegate import GroupDelegate, human_size
 from .groups_model import GroupListModel, Roles
@@ -54,6 +67,7 @@ class AppContext:
     data_dir: Path
     settings: QSettings
     trash: TrashFunction | None = None  # None = the system trash (tests inject a fake)
+    locate: TrashLocator | None = None  # finds a file in that trash (for interrupted runs)
     confirm: bool = True  # tests answer the confirmation themselves
 
 
@@ -241,6 +255,7 @@ class MainWindow(QMainWindow):
             models_dir=user.models_dir,
             bundled_models_dir=bundled_models_dir(),
             verdicts_path=base / "verdicts.json",
+            scan_records_dir=scan_records_dir(base),
         )
 
     def start_scan(self) -> None:
@@ -388,21 +403,47 @@ class MainWindow(QMainWindow):
 
     def trash_choices(self) -> list[GroupChoice]:
         chosen = [s for s in self.groups.states() if s.selected]
-        return [
-            GroupChoice(
-                tuple(FileState(m.path, m.size, m.mtime_ns, m.reference) for m in s.members),
-                frozenset({s.keep}),
-            )
-            for s in chosen
-        ]
+        return [GroupChoice(tuple(m.path for m in s.members), s.keep) for s in chosen]
+
+    def _plan(self) -> TrashPlan | None:
+        """The plan for the ticked groups, checked against the scan's record on disk now."""
+        assert self.report is not None
+        try:
+            record = load_record(scan_records_dir(self.context.data_dir), self.report.stats.scan_id)
+            return plan_trash(self.trash_choices(), record)
+        except (RecordError, PlanRejected) as exc:
+            self.status.setText(self.tr("Nothing moved: {why}").format(why=exc))
+            return None
 
     def trash_selected(self) -> None:
         if self.report is None:
             return
-        plan = plan_deletion(self.trash_choices(), self.report.stats.roots)
+        plan = self._plan()
+        if plan is None:
+            return
         if not plan.trash:
             self.status.setText(self.tr("Nothing to move to the trash."))
             return
+        if self.context.confirm and not self._confirm_trash(plan):
+            return
+        # Checked again now that the user said yes: the dialog may have been open for a while.
+        # Only files the user confirmed may go, and only those still safe.
+        again = self._plan()
+        if again is None:
+            return
+        confirmed = {p.file.real for p in plan.trash}
+        again = replace(again, trash=tuple(p for p in again.trash if p.file.real in confirmed))
+        try:
+            outcomes = execute(again, self.journal, self.context.trash, self.context.locate)
+        except ActionBusyError as exc:
+            self.status.setText(self.tr("Nothing moved: {why}").format(why=exc))
+            return
+        except OSError as exc:
+            self.status.setText(self.tr("Nothing moved: {why}").format(why=exc))
+            return
+        self._after_trash(outcomes, len(plan.trash) - len(again.trash))
+
+    def _confirm_trash(self, plan: TrashPlan) -> bool:
         question = self.tr(
             "Move {n} files ({size}) to the trash? The file to keep in each ticked group stays."
         ).format(n=len(plan.trash), size=human_size(plan.bytes))
@@ -411,11 +452,13 @@ class MainWindow(QMainWindow):
                 n=len(plan.refused)
             )
             question += "\n" + "\n".join(f"{r.path}: {r.reason}" for r in plan.refused[:10])
-        if self.context.confirm:
-            answer = QMessageBox.question(self, self.tr("Move to trash"), question)
-            if answer != QMessageBox.StandardButton.Yes:
-                return
-        outcomes = execute(plan, self.journal, self.context.trash)
+        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+        answer = QMessageBox.question(
+            self, self.tr("Move to trash"), question, buttons, QMessageBox.StandardButton.No
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _after_trash(self, outcomes: list[Outcome], no_longer_safe: int) -> None:
         gone = {o.path for o in outcomes if o.status == "trashed"}
         emptied = [
             i
@@ -426,6 +469,9 @@ class MainWindow(QMainWindow):
         self.groups.remove_rows(emptied)
         failed = [o for o in outcomes if o.status != "trashed"]
         text = self.tr("Moved {n} files to the trash.").format(n=len(gone))
+        if no_longer_safe:
+            later = self.tr("{n} files were no longer safe to move when you confirmed.")
+            text += " " + later.format(n=no_longer_safe)
         if failed:
             text += "\n" + "\n".join(f"{o.path}: {o.message}" for o in failed[:10])
         self.status.setText(text)
@@ -448,7 +494,7 @@ class MainWindow(QMainWindow):
     def show_history(self) -> None:
         from .history_dialog import HistoryDialog
 
-        HistoryDialog(self.journal, self).exec()
+        HistoryDialog(self.journal, self.context.locate, self).exec()
 
     # --- persistence
     def _restore(self) -> None:

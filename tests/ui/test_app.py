@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -112,10 +113,33 @@ def test_trash_uses_the_fake_trash_and_the_journal(qtbot, window, library) -> No
             window.groups.index(row), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole
         )
     window.trash_selected()
-    assert sorted(window.fake_trash.paths) == sorted(duplicates)  # type: ignore[attr-defined]
+    real = sorted(os.path.realpath(p) for p in duplicates)
+    assert sorted(window.fake_trash.paths) == real  # type: ignore[attr-defined]
     assert os.path.exists(first.keep)
     journal = window.journal.entries()
-    assert {e["path"] for e in journal if e["action"] == "trash"} == set(duplicates)
+    assert {e.path for e in journal if e.action == "trash" and e.status == "trashed"} == set(real)
+
+
+def test_trash_is_checked_again_when_the_user_confirms(qtbot, window, library) -> None:
+    """The keeper vanishes while the confirmation is open: nothing of its group moves."""
+    _scan(qtbot, window, library)
+    first = window.groups.state(0)
+    for row in range(1, window.groups.rowCount()):
+        window.groups.setData(
+            window.groups.index(row), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole
+        )
+    window.context = replace(window.context, confirm=True)
+
+    def user_waits_then_says_yes(plan) -> bool:
+        assert len(plan.trash) == len(first.members) - 1
+        os.remove(first.keep)  # e.g. another program deleted it meanwhile
+        return True
+
+    window._confirm_trash = user_waits_then_says_yes
+    window.trash_selected()
+    assert window.fake_trash.paths == []  # type: ignore[attr-defined]
+    assert all(os.path.exists(m.path) for m in first.members if m.path != first.keep)
+    assert "Nothing" in window.status.text() or "no longer safe" in window.status.text()
 
 
 def test_not_duplicates_is_remembered(qtbot, window, library) -> None:

@@ -1,0 +1,157 @@
+"""The journal: a write-ahead, append-only JSON-lines record of every action on photos.
+
+Before a file moves, an "intent" line is written and flushed to disk; after, a "done" line with
+the outcome. A run that was interrupted in between leaves an intent with no outcome, which the
+next action reconciles with what is really on disk and in the trash. A damaged line (bad bytes,
+wrong types, a line cut by a crash) is skipped and counted; reading never fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+JOURNAL_VERSION = 2
+LOCK_WAIT_SECONDS = 30.0
+
+# Finds a trashed file by its original path; None when it is not (or cannot be seen) there.
+TrashLocator = Callable[[str], Path | None]
+
+
+class ActionBusyError(RuntimeError):
+    """Another NDID action on photos is running with this data folder."""
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    time: float
+    action: str  # "trash" | "refused" | "restore"
+    path: str
+    status: str  # trash: "trashed" | "error" | "missing" | "not-moved" | "interrupted"
+    message: str = ""
+    op: str = ""  # ties a trash intent to its outcome
+
+
+@dataclass(frozen=True)
+class JournalReading:
+    entries: tuple[JournalEntry, ...]
+    damaged: int  # lines that could not be read and were skipped
+
+    @property
+    def interrupted(self) -> tuple[JournalEntry, ...]:
+        return tuple(e for e in self.entries if e.status == "interrupted")
+
+
+class Journal:
+    """Kept in the user's data folder, beside the lock that makes actions one at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def exclusive(self, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
+        """Holds the data folder's action lock (across processes) for one action."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.path.with_name("actions.lock")))
+        try:
+            lock.acquire(timeout=wait)
+        except Timeout:
+            raise ActionBusyError(
+                "another NDID action on photos is running (in another window or terminal); "
+                "try again when it has finished"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def append(self, record: Mapping[str, object]) -> None:
+        """Write one line and make it durable before returning (raises OSError, e.g. disk
+        full: the caller must then not act)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"v": JOURNAL_VERSION, "time": time.time(), **record}, ensure_ascii=True)
+        with self.path.open("ab") as f:
+            f.write(line.encode("ascii") + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def read(self) -> JournalReading:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return JournalReading((), 0)
+        entries: dict[str, JournalEntry] = {}
+        damaged = 0
+        for number, line in enumerate(raw.splitlines()):
+            if not line.strip():
+                continue
+            parsed = _parse(line)
+            if parsed is None:
+                damaged += 1
+                continue
+            key, entry, outcome = parsed
+            if outcome and key in entries:
+                first = entries[key]
+                entries[key] = replace(first, status=entry.status, message=entry.message)
+            elif not outcome:
+                entries[key or f"line-{number}"] = entry
+            else:
+                damaged += 1  # an outcome whose intent line was lost
+        return JournalReading(tuple(entries.values()), damaged)
+
+    def entries(self) -> tuple[JournalEntry, ...]:
+        return self.read().entries
+
+    def reconcile(self, locate: TrashLocator) -> list[JournalEntry]:
+        """Close every interrupted trash intent with what is really the case; call it while
+        holding ``exclusive()`` so that no running action's intents are taken for dead ones."""
+        closed = []
+        for entry in self.read().interrupted:
+            status, message = _what_happened(entry.path, locate)
+            self.append({"action": "trash", "phase": "done", "op": entry.op, "status": status,
+                         "message": message})  # fmt: skip
+            closed.append(replace(entry, status=status, message=message))
+        return closed
+
+
+def _what_happened(path: str, locate: TrashLocator) -> tuple[str, str]:
+    if os.path.lexists(path):
+        return "not-moved", "an interrupted run stopped before moving it; it is still in place"
+    if locate(path) is not None:
+        return "trashed", "an interrupted run moved it to the trash before it could say so"
+    return "missing", "an interrupted run left it neither in place nor in the trash NDID can see"
+
+
+def _parse(line: bytes) -> tuple[str, JournalEntry, bool] | None:
+    """(key, entry, is_outcome) for a well-formed line, None for a damaged one."""
+    try:
+        data: Any = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    action, when = data.get("action"), data.get("time", 0.0)
+    op, phase = data.get("op", ""), data.get("phase")
+    if not isinstance(action, str) or not isinstance(when, int | float) or not isinstance(op, str):
+        return None
+    if phase == "done":
+        status, message = data.get("status"), data.get("message", "")
+        if not isinstance(status, str) or not isinstance(message, str) or not op:
+            return None
+        return op, JournalEntry(float(when), action, "", status, message, op), True
+    path, message = data.get("path"), data.get("message", "")
+    if not isinstance(path, str) or not isinstance(message, str):
+        return None
+    # Version 1 lines carried their outcome on the line itself.
+    status = data.get("status", "interrupted" if phase == "intent" else "")
+    if not isinstance(status, str):
+        return None
+    return op, JournalEntry(float(when), action, path, status, message, op), False
