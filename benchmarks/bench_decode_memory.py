@@ -1,6 +1,7 @@
 """Peak memory of one decode worker on the files that used to blow it up.
 
     python benchmarks/bench_decode_memory.py [--work DIR] [--only NAME ...] [--onnx LITE0.onnx]
+                                             [--budget MB]
 
 Generates hostile-but-legitimate files once into --work (a flat 13300x13300 16-bit greyscale
 PNG that is 1.5 MB on disk, 50 MP 8-bit PNGs, 100 MP panorama JPEGs, a 16-bit RGB TIFF, a large
@@ -9,6 +10,8 @@ does (``features.extract_chunk``: a chunk of eight files, decode then hashes; wi
 building and using the ONNX Runtime session a worker keeps between chunks). It prints the
 child's peak RSS (VmHWM: a fresh process's own high-water mark, not inflated by this parent),
 its peak before the picture, the decoder's own estimate, and what came out or why it was skipped.
+--budget replaces ScanConfig.max_decode_bytes in the child, to measure what a refused file would
+take if it were admitted.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from ndid_desktop.engine.config import ScanConfig
 from ndid_desktop.engine.features import extract_chunk
 from ndid_desktop.engine import decode as decode_module
 path, small, onnx = sys.argv[1], sys.argv[2], Path(sys.argv[3]) if sys.argv[3] else None
-budget = ScanConfig().max_decode_bytes
+budget = int(sys.argv[4]) if sys.argv[4] else ScanConfig().max_decode_bytes
 spec = None
 if onnx is not None:
     from ndid_desktop.engine.encoders import LITE0 as spec
@@ -118,11 +121,28 @@ def make_webp(path: Path) -> None:
     Image.fromarray(_rgb8(8000, 6000)).save(path, "WEBP", quality=80, method=0)
 
 
-def make_heic(path: Path) -> None:
+def make_heic(path: Path, tile_size: int = 0) -> None:
     import pillow_heif
 
     pillow_heif.register_heif_opener()
-    Image.fromarray(_rgb8(8064, 6048)).save(path, "HEIF", quality=60)
+    # tile_size 512: a grid of 512 px tiles, as an iPhone writes its 48 MP "HEIF Max" photos.
+    Image.fromarray(_rgb8(8064, 6048)).save(path, "HEIF", quality=60, tile_size=tile_size)
+
+
+def make_heic_444(path: Path) -> None:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    params = {"chroma": 444, "enc_params": {"preset": "ultrafast"}}
+    Image.fromarray(_rgb8(8064, 6048)).save(path, "HEIF", quality=60, **params)
+
+
+def make_heic_10bit(path: Path) -> None:
+    import pillow_heif
+
+    rgb16 = _rgb8(8064, 6048).astype(np.uint16) << 8
+    heif = pillow_heif.from_bytes("RGB;16", (8064, 6048), rgb16.tobytes())
+    heif.save(path, quality=60, enc_params={"preset": "ultrafast"})  # written as 10 bits
 
 
 CASES = (
@@ -134,6 +154,9 @@ CASES = (
     Case("16-bit RGB TIFF 48 MP (LZW)", "rgb16-48mp.tif", make_rgb16_tiff),
     Case("WebP 48 MP", "big-48mp.webp", make_webp),
     Case("HEIC 48 MP", "big-48mp.heic", make_heic),
+    Case("HEIC 48 MP (512 px grid)", "grid-48mp.heic", lambda p: make_heic(p, 512)),
+    Case("HEIC 48 MP 10-bit", "ten-48mp.heic", make_heic_10bit),
+    Case("HEIC 48 MP 4:4:4", "c444-48mp.heic", make_heic_444),
 )
 
 
@@ -150,8 +173,18 @@ def ensure(case: Case, work: Path) -> Path | None:
     return path
 
 
-def measure(path: Path, small: Path, onnx: Path | None) -> dict[str, object]:
-    command = [sys.executable, "-c", CHILD, str(path), str(small), str(onnx or "")]
+def measure(
+    path: Path, small: Path, onnx: Path | None, budget: int | None = None
+) -> dict[str, object]:
+    command = [
+        sys.executable,
+        "-c",
+        CHILD,
+        str(path),
+        str(small),
+        str(onnx or ""),
+        str(budget or ""),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"crashed": done.returncode, "stderr": done.stderr[-500:]}
@@ -184,17 +217,21 @@ def main() -> None:
     parser.add_argument(
         "--onnx", type=Path, help="EfficientNet-Lite0 ONNX file: also hold a worker's session"
     )
+    parser.add_argument(
+        "--budget", type=float, help="decode budget in MB instead of ScanConfig's (to measure)"
+    )
     args = parser.parse_args()
+    budget = round(args.budget * MB) if args.budget else ScanConfig().max_decode_bytes
     args.work.mkdir(parents=True, exist_ok=True)
     small = args.work / "small.png"
     Image.fromarray(_rgb8(400, 300)).save(small)
-    print(f"budget {ScanConfig().max_decode_bytes / MB:.0f} MB; session: {args.onnx or 'none'}")
+    print(f"budget {budget / MB:.0f} MB; session: {args.onnx or 'none'}")
     for case in CASES:
         if args.only and not any(s.lower() in case.name.lower() for s in args.only):
             continue
         path = ensure(case, args.work)
         if path is not None:
-            report(case, path, measure(path, small, args.onnx))
+            report(case, path, measure(path, small, args.onnx, budget))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,14 @@ from PIL import Image, PngImagePlugin
 
 from ndid_desktop.engine.compare import compare
 from ndid_desktop.engine.config import ScanConfig
-from ndid_desktop.engine.decode import DecodeError, decode, estimate_decode_bytes, to_small_rgb
+from ndid_desktop.engine.decode import (
+    DecodeError,
+    decode,
+    estimate_decode_bytes,
+    heif_to_small_rgb,
+    register_plugins,
+    to_small_rgb,
+)
 from ndid_desktop.engine.encoders import LITE0, model_input
 from ndid_desktop.engine.hashes import compute_hashes
 
@@ -148,3 +155,117 @@ def test_compare_says_a_missing_file_does_not_exist(tmp_path: Path) -> None:
         compare(str(present), str(tmp_path / "missing.jpg"), ScanConfig(model_set="fast"))
     assert "missing.jpg: file does not exist" in str(info.value)
     assert "disappeared" not in str(info.value)
+
+
+# --- HEIC read straight from libheif's buffer ----------------------------------------------
+
+
+def _heic(path: Path, img: Image.Image, **params: object) -> Path:
+    pytest.importorskip("pillow_heif")
+    register_plugins()
+    # x265's fastest preset: 0.7 s instead of 5 s for 1200x900 on a small machine.
+    img.save(path, "HEIF", quality=90, enc_params={"preset": "ultrafast"}, **params)
+    return path
+
+
+def _through_pillow(path: Path) -> Image.Image:
+    """The picture as Pillow's own path gives it: the whole frame decoded, then reduced."""
+    with Image.open(path) as img:
+        img.load()
+        return to_small_rgb(img, 256)
+
+
+def _assert_same(ours: Image.Image, reference: Image.Image) -> None:
+    assert ours.size == reference.size
+    diff = np.abs(np.asarray(ours, np.int16) - np.asarray(reference, np.int16))
+    assert diff.mean() < 1.0  # in grey levels; the same bytes reduced the same way: 0
+    assert np.array_equal(np.asarray(ours), np.asarray(reference))
+
+
+def test_heic_is_reduced_from_libheifs_buffer_without_pillows_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _heic(tmp_path / "photo.heic", textured(11, (1200, 900)))
+    from pillow_heif.as_plugin import HeifImageFile
+
+    with monkeypatch.context() as patch:
+
+        def no_pillow_decode(self: Image.Image) -> None:
+            raise AssertionError("Pillow decoded the picture")
+
+        patch.setattr(HeifImageFile, "load", no_pillow_decode)
+        decoded = decode(str(path))  # 104-row strips: nine of them
+    assert decoded.image.mode == "RGB" and decoded.image.size == (341, 256)
+    assert (decoded.info.width, decoded.info.height, decoded.info.format) == (1200, 900, "HEIF")
+    reference = _through_pillow(path)
+    _assert_same(decoded.image, reference)
+    for strip_bytes in (1, 1200 * 32 * 7):  # a strip a row, and 7 rows (not a multiple of 2)
+        _assert_same(heif_to_small_rgb(str(path), 0, 256, strip_bytes=strip_bytes), reference)
+
+
+def test_heic_rotation_is_applied_as_on_pillows_path(tmp_path: Path) -> None:
+    source = textured(12, (1200, 900))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # pillow-heif writes it as an irot box, which libheif applies
+    path = _heic(tmp_path / "turned.heic", source, exif=exif.tobytes())
+    decoded = decode(str(path))
+    assert (decoded.info.width, decoded.info.height) == (900, 1200)
+    assert decoded.image.size == (256, 341)
+    _assert_same(decoded.image, _through_pillow(path))
+    # And it is the right way round: orientation 6 is shown turned 90 degrees clockwise.
+    shown = np.asarray(to_small_rgb(source.transpose(Image.Transpose.ROTATE_270), 256), np.int16)
+    wrong = np.asarray(to_small_rgb(source.transpose(Image.Transpose.ROTATE_90), 256), np.int16)
+    ours = np.asarray(decoded.image, np.int16)
+    assert np.abs(ours - shown).mean() < 4 < np.abs(ours - wrong).mean()
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "L"])
+def test_heic_with_transparency_or_in_grey_decodes_as_on_pillows_path(
+    tmp_path: Path, mode: str
+) -> None:
+    img = textured(13, (1200, 900)).convert(mode)
+    if mode == "RGBA":  # transparency goes on white
+        img.putalpha(Image.linear_gradient("L").resize(img.size))
+    path = _heic(tmp_path / "odd.heic", img)
+    with Image.open(path) as opened:
+        assert opened.mode == mode  # stored as such, so the strips convert it
+    decoded = decode(str(path))
+    assert decoded.image.mode == "RGB" and decoded.image.size == (341, 256)
+    _assert_same(decoded.image, _through_pillow(path))
+
+
+def test_heic_budget_is_checked_before_decoding(tmp_path: Path) -> None:
+    # (benchmarks/bench_decode_memory.py shows a 48 MP HEIC admitted, and its peak.)
+    path = _heic(tmp_path / "photo.heic", textured(14, (1200, 900)))
+    needed = estimate_decode_bytes(str(path))
+    assert needed >= 4.9 * 1200 * 900  # libheif's YUV planes and RGB buffer, at least
+    # Full-size chroma costs libheif more (measured 9.3 bytes a pixel against 4.9).
+    full = _heic(tmp_path / "444.heic", textured(14, (1200, 900)), chroma=444)
+    assert estimate_decode_bytes(str(full)) - needed == pytest.approx(4.4 * 1200 * 900, rel=0.01)
+    with pytest.raises(DecodeError, match="too large"):
+        decode(str(path), max_decode_bytes=needed - 1)
+    assert decode(str(path), max_decode_bytes=needed).image.size == (341, 256)
+
+
+def test_heic_thumbnail_big_enough_is_still_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pillow_heif
+
+    path = _heic(tmp_path / "thumbed.heic", textured(15, (1200, 900)), thumbnails=[400])
+
+    def no_full_decode(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the full picture was decoded")
+
+    monkeypatch.setattr(pillow_heif, "open_heif", no_full_decode)
+    decoded = decode(str(path))
+    assert decoded.image.size == (400, 300)  # the 400x300 thumbnail, kept as it is
+    assert (decoded.info.width, decoded.info.height) == (1200, 900)
+
+
+def test_truncated_heic_is_reported_as_truncated(tmp_path: Path) -> None:
+    whole = _heic(tmp_path / "whole.heic", textured(16, (1200, 900))).read_bytes()
+    path = tmp_path / "cut.heic"
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DecodeError, match=r"^file is truncated \(incomplete download or copy\?\)$"):
+        decode(str(path))

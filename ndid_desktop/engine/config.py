@@ -35,8 +35,9 @@ MODEL_SETS: tuple[str, ...] = ("fast", "standard", "thorough")  # see modelsets.
 # Keeps a decode worker under 600 MB of RSS: measured, a worker holding its ONNX Runtime session
 # sits at ~265 MB before a picture (benchmarks/bench_decode_memory.py --onnx; that is with the
 # session's memory pattern off, see runtimes.py, else a long scan's workers sit ~85 MB higher).
-# Admits 50 MP PNGs (~210 MB), 100 MP panorama JPEGs and 16-bit 48 MP TIFFs; refuses a 13300 px
-# square 16-bit PNG (366 MB: 615 MB peak when admitted).
+# Admits 50 MP PNGs (~210 MB), 100 MP panorama JPEGs, 16-bit 48 MP TIFFs and 48 MP 8-bit HEICs
+# (~244 MB, read in strips); refuses a 13300 px square 16-bit PNG (366 MB: 615 MB peak when
+# admitted) and 48 MP 10-bit or 4:4:4 HEICs (628-700 MB peaks when admitted).
 MAX_DECODE_BYTES = 320_000_000
 
 

@@ -4,7 +4,8 @@ JPEGs are decoded with libjpeg's DCT scaling (``Image.draft``): a 12-MP photo co
 504x378 for about half the cost of a full decode. Formats without a reduced decode (PNG, WebP,
 HEIC, TIFF) are decoded fully at their own depth and then converted to RGB and reduced a strip
 of rows at a time, so no full-size converted copy (16-bit scaled to 8, transparency on white)
-ever exists.
+ever exists. HEIC/HEIF is read straight from the buffer libheif decodes into (pillow-heif's
+public ``open_heif``), a strip at a time, so Pillow's own full-size copy of it never exists.
 
 Before any pixel is decoded, the bytes the decode will allocate are added up (Pillow's own
 storage per pixel, the decoder's private buffers, the strips and the reduced picture) and a file
@@ -17,7 +18,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -118,6 +119,21 @@ _DEFAULT_STORAGE_BYTES = 4
 # with benchmarks/bench_decode_memory.py (Pillow 13, pillow-heif 1.8): libwebp's canvases and
 # the frame it hands to Pillow as bytes; libheif's YUV planes and its interleaved RGB output.
 _DECODER_COPIES = {"WEBP": 12.0, "HEIF": 3.5, "AVIF": 3.5}
+# HEIF pictures in these modes are reduced straight from libheif's buffer (bytes per pixel);
+# the rest (16-bit monochrome) go through Pillow, which needs the whole picture's maximum.
+_HEIF_DIRECT_MODES = {"RGB": 3, "RGBA": 4, "L": 1}
+# libheif's peak on that path, in bytes per pixel, by (more than 8 bits a sample, chroma kept at
+# full size): its YUV planes, libde265's pictures and the interleaved RGB output all live at
+# once. Measured with benchmarks/bench_decode_memory.py on 48 MP HEICs (session held): 8-bit
+# 4:2:0 4.7-4.9 (whole and 512 px grid), 10-bit 4:2:0 7.8, 8-bit 4:4:4 9.3; 10-bit 4:4:4 is
+# their product, not measured; 4:2:2 counts as 4:4:4. Pillow's 4 bytes a pixel never come.
+# ("HEIF" in _DECODER_COPIES is for a thumbnail or 16-bit picture that Pillow still decodes.)
+_HEIF_DIRECT_COPIES = {
+    (False, False): 4.9,
+    (True, False): 7.8,
+    (False, True): 9.3,
+    (True, True): 15.0,
+}
 # Conversion to RGB runs a strip of rows at a time; a strip's temporaries stay near this size.
 STRIP_BYTES = 4_000_000
 # Temporaries per pixel of a strip, at worst: the crop (4), a 16-bit strip scaled through
@@ -184,7 +200,7 @@ def decode(
         if os.path.getsize(path) == 0:
             raise DecodeError("empty file")
         with _quiet_pillow(), Image.open(path) as img:
-            return _decode_open_image(img, min_side, max_decode_bytes)
+            return _decode_open_image(img, min_side, max_decode_bytes, path)
     except Image.DecompressionBombError as exc:
         raise DecodeError(_too_many_pixels()) from exc
     except UnidentifiedImageError as exc:
@@ -193,7 +209,7 @@ def decode(
         raise DecodeError("file disappeared during the scan", lasting=False) from exc
     except PermissionError as exc:
         raise DecodeError("permission denied", lasting=False) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # EOFError: libheif, cut short
         raise DecodeError(_describe_decode_failure(exc)) from exc
 
 
@@ -201,7 +217,7 @@ def estimate_decode_bytes(path: str, min_side: int = FEATURE_DRAFT_SIZE) -> int:
     """The bytes ``decode(path, min_side)`` would allocate, read from the header alone."""
     register_plugins()
     with _quiet_pillow(), Image.open(path) as img:
-        return _prepare(img, min_side)
+        return _prepare(img, min_side)[0]
 
 
 @contextmanager
@@ -215,7 +231,10 @@ def _quiet_pillow() -> Iterator[None]:
         yield
 
 
-def _decode_open_image(img: Image.Image, min_side: int, max_decode_bytes: int) -> Decoded:
+def _decode_open_image(
+    img: Image.Image, min_side: int, max_decode_bytes: int, path: str | None = None
+) -> Decoded:
+    """Decode an opened picture; ``path`` (its file) lets a HEIF be read without Pillow."""
     width, height = img.size
     if width == 0 or height == 0:
         raise DecodeError("image has no pixels")
@@ -223,13 +242,17 @@ def _decode_open_image(img: Image.Image, min_side: int, max_decode_bytes: int) -
     if getattr(img, "n_frames", 1) > 1:
         img.seek(0)  # first frame of an animation
     stored_mode = img.mode
-    needed = _prepare(img, min_side)
+    needed, direct = _prepare(img, min_side)
     if needed > max_decode_bytes:
         raise DecodeError(_too_large(width, height, stored_mode, needed, max_decode_bytes))
     # Only now: a PNG's getexif() decodes the whole picture (its EXIF may follow the pixels).
     orientation, camera, taken_at = _metadata(img)
     quality = estimate_jpeg_quality(img) if fmt == "JPEG" else None
-    img.load()
+    if direct and path is not None:
+        small = heif_to_small_rgb(path, img.tell(), min_side)
+    else:
+        img.load()
+        small = to_small_rgb(img, min_side)
     rotated = orientation in (5, 6, 7, 8)
     info = ImageInfo(
         width=height if rotated else width,
@@ -239,7 +262,6 @@ def _decode_open_image(img: Image.Image, min_side: int, max_decode_bytes: int) -
         camera=camera,
         taken_at=taken_at,
     )
-    small = to_small_rgb(img, min_side)
     transpose = _EXIF_TRANSPOSE.get(orientation)
     if transpose is not None:
         small = small.transpose(transpose)
@@ -260,20 +282,30 @@ def _metadata(img: Image.Image) -> tuple[int, str | None, str | None]:
 # --- the memory budget -------------------------------------------------------------------------
 
 
-def _prepare(img: Image.Image, min_side: int) -> int:
-    """Set up the reduced decode and return the bytes the decode will allocate."""
+def _prepare(img: Image.Image, min_side: int) -> tuple[int, bool]:
+    """Set up the reduced decode; return the bytes the decode will allocate, and whether the
+    picture is a HEIF to read straight from libheif's buffer (see heif_to_small_rgb)."""
     # Counted before the draft: libjpeg sizes a progressive file's buffers by the stored size.
     progressive = img.format == "JPEG" and bool(img.info.get("progressive"))
     coefficients = _jpeg_coefficient_bytes(img) if progressive else 0
     # JPEG: DCT scaling; HEIF (pillow-heif): an embedded thumbnail at least this big, if any;
     # a no-op for formats without a reduced decode.
+    stored_size = img.size
     img.draft("RGB", (min_side, min_side))
-    return coefficients + _decoder_bytes(img) + _pipeline_bytes(img.size, img.mode, min_side)
+    # A HEIF whose draft chose a thumbnail (always smaller than the picture) stays with Pillow.
+    direct = img.format == "HEIF" and img.size == stored_size and img.mode in _HEIF_DIRECT_MODES
+    pipeline = _pipeline_bytes(img.size, img.mode, min_side, stored=not direct)
+    return coefficients + _decoder_bytes(img, direct) + pipeline, direct
 
 
-def _decoder_bytes(img: Image.Image) -> int:
-    """Buffers the codec allocates for itself, beside the picture Pillow gets."""
+def _decoder_bytes(img: Image.Image, direct: bool = False) -> int:
+    """Buffers the codec allocates for itself, beside the picture Pillow gets (``direct``: a
+    HEIF read from libheif's buffer, where that buffer is the whole decoded picture)."""
     width, height = img.size
+    if direct:
+        deep = int(img.info.get("bit_depth") or 8) > 8
+        full_chroma = img.info.get("chroma") not in (None, 400, 420)  # None: monochrome
+        return int(width * height * _HEIF_DIRECT_COPIES[deep, full_chroma])
     if img.format == "TIFF":
         return _tiff_strip_bytes(img)
     return int(width * height * _DECODER_COPIES.get(img.format or "", 0.0))
@@ -310,14 +342,15 @@ def _tiff_strip_bytes(img: Image.Image) -> int:
     return columns * rows * samples * math.ceil(depth / 8)
 
 
-def _pipeline_bytes(size: tuple[int, int], mode: str, min_side: int) -> int:
-    """The decoded picture, the strips converting it, the reduced picture and its last copies."""
+def _pipeline_bytes(size: tuple[int, int], mode: str, min_side: int, stored: bool = True) -> int:
+    """The decoded picture in Pillow's storage (unless ``stored`` is False: a HEIF read from
+    libheif's buffer), the strips converting it, the reduced picture and its last copies."""
     width, height = size
-    decoded = width * height * _STORAGE_BYTES.get(mode, _DEFAULT_STORAGE_BYTES)
+    decoded = width * height * _STORAGE_BYTES.get(mode, _DEFAULT_STORAGE_BYTES) if stored else 0
     target = _target_size(size, min_side)
     out_width, out_height = target or size
     final = out_width * out_height * _RGB_BYTES  # the resize's output; the transpose copies it
-    if mode == "RGB":
+    if mode == "RGB" and stored:
         # Pillow reduces an RGB picture straight into the small one; nothing at full size.
         factor_x, factor_y = _reduce_factor(size, target)
         reduced = math.ceil(width / factor_x) * math.ceil(height / factor_y) * _RGB_BYTES
@@ -360,12 +393,60 @@ def to_small_rgb(img: Image.Image, min_side: int, strip_bytes: int = STRIP_BYTES
         if target is None:
             return img
         return img.resize(target, Image.Resampling.BILINEAR, reducing_gap=_REDUCING_GAP)
-    factor = _reduce_factor(img.size, target)
-    reduced = _convert_in_strips(img, factor, strip_bytes)
+    top = _top_value(img)
+
+    def strip(y: int, bottom: int) -> Image.Image:
+        return _to_rgb(img.crop((0, y, img.width, bottom)), top)
+
+    return _small_from_strips(img.size, target, strip, strip_bytes)
+
+
+def heif_to_small_rgb(
+    path: str, frame: int, min_side: int, strip_bytes: int = STRIP_BYTES
+) -> Image.Image:
+    """Frame ``frame`` of the HEIF at ``path`` as ``to_small_rgb`` would make it, read from the
+    buffer libheif decodes into, a strip of rows at a time: Pillow's full-size copy of the
+    picture (4 bytes a pixel beside libheif's 3) never exists. libheif has already applied the
+    file's rotation and mirroring (irot/imir), exactly as on Pillow's path."""
+    import pillow_heif
+
+    try:
+        heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=True)
+        image = heif[frame]
+        data, stride, mode, (width, height) = image.data, image.stride, image.mode, image.size
+    except RuntimeError as exc:  # libheif's other errors reach decode()'s own handler
+        raise DecodeError(_describe_decode_failure(exc)) from exc
+    channels = _HEIF_DIRECT_MODES.get(mode)
+    if channels is None or stride < width * channels:
+        raise DecodeError(f"cannot decode: unexpected HEIF pixel layout {mode} (stride {stride})")
+    try:
+        rows = np.frombuffer(data, dtype=np.uint8, count=height * stride).reshape(height, stride)
+    except ValueError as exc:
+        raise DecodeError("file is truncated (incomplete download or copy?)") from exc
+
+    def strip(y: int, bottom: int) -> Image.Image:
+        # Image.frombuffer copies just these rows into a strip-sized picture of Pillow's own.
+        piece = Image.frombuffer(mode, (width, bottom - y), rows[y:bottom], "raw", mode, stride, 1)
+        return _to_rgb(piece, 1.0)
+
+    return _small_from_strips(
+        (width, height), _target_size((width, height), min_side), strip, strip_bytes
+    )
+
+
+def _small_from_strips(
+    size: tuple[int, int],
+    target: tuple[int, int] | None,
+    strip: Callable[[int, int], Image.Image],
+    strip_bytes: int,
+) -> Image.Image:
+    """Build the small RGB picture from ``strip(top, bottom)``, the RGB rows [top, bottom)."""
+    factor = _reduce_factor(size, target)
+    reduced = _convert_in_strips(size, strip, factor, strip_bytes)
     if target is None:
         return reduced
     # The box Pillow's resize uses after its own reduce step, so the result is the same.
-    box = (0.0, 0.0, img.width / factor[0], img.height / factor[1])
+    box = (0.0, 0.0, size[0] / factor[0], size[1] / factor[1])
     return reduced.resize(target, Image.Resampling.BILINEAR, box=box)
 
 
@@ -394,13 +475,17 @@ def _strip_rows(width: int, factor_y: int, strip_bytes: int) -> int:
     return max(factor_y, rows // factor_y * factor_y)
 
 
-def _convert_in_strips(img: Image.Image, factor: tuple[int, int], strip_bytes: int) -> Image.Image:
-    width, height = img.size
+def _convert_in_strips(
+    size: tuple[int, int],
+    strip_at: Callable[[int, int], Image.Image],
+    factor: tuple[int, int],
+    strip_bytes: int,
+) -> Image.Image:
+    width, height = size
     out = Image.new("RGB", (math.ceil(width / factor[0]), math.ceil(height / factor[1])))
-    top = _top_value(img)
     rows = _strip_rows(width, factor[1], strip_bytes)
     for y in range(0, height, rows):
-        strip = _to_rgb(img.crop((0, y, width, min(height, y + rows))), top)
+        strip = strip_at(y, min(height, y + rows))
         if factor != (1, 1):
             strip = strip.reduce(factor)
         out.paste(strip, (0, y // factor[1]))
@@ -485,8 +570,8 @@ def _taken_at(exif: Image.Exif) -> str | None:
 
 
 def _describe_decode_failure(exc: BaseException) -> str:
-    text = str(exc)
-    if "truncated" in text:
+    text = str(exc).strip()
+    if "truncated" in text or "end of file" in text.lower():
         return "file is truncated (incomplete download or copy?)"
     if "cannot identify" in text or "not a" in text.lower():
         return "not an image file, or a format we cannot read"
