@@ -141,3 +141,17 @@ def test_a_drive_trash_with_relative_paths_restores(tmp_path: Path) -> None:
     assert original.read_bytes() == b"photo"
     assert "not in the trash" in restore(str(tmp_path / "other.jpg"), [drive_trash])
     assert "already exists" in restore(str(original), [drive_trash])
+
+
+def test_a_scan_that_cannot_write_its_record_still_reports_but_nothing_can_be_trashed(
+    tmp_path: Path, library: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "scans").write_text("a file where the records folder should be")
+    report = _scan(tmp_path, library)
+    assert "scan record could not be written" in capsys.readouterr().out
+    assert len(json.loads(report.read_text())["groups"]) == 3
+    assert main(["--data-dir", str(data), "trash", str(report), "--yes"]) == 2
+    assert "no scan id" in capsys.readouterr().err
+    assert len(list(library.iterdir())) == 6

@@ -94,7 +94,16 @@ def scan(
     )
     if config.scan_records_dir is None:
         return report
-    return record_scan(report, config.scan_records_dir)
+    try:
+        return record_scan(report, config.scan_records_dir)
+    except OSError as exc:  # a full or read-only data folder must not cost the scan's findings
+        warning = (
+            f"the scan record could not be written ({exc.strerror or exc}); nothing from this "
+            "scan can be moved to the trash until a scan can record what it saw"
+        )
+        return replace(
+            report, stats=replace(report.stats, warnings=(*report.stats.warnings, warning))
+        )
 
 
 def _gate_vectors(

@@ -155,6 +155,13 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def _prune(folder: Path) -> None:
-    records = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    records = sorted(folder.glob("*.json"), key=_age, reverse=True)
     for old in records[KEEP_RECORDS:]:
         old.unlink(missing_ok=True)
+
+
+def _age(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # pruned meanwhile by another scan
+        return 0.0
