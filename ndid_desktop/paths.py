@@ -25,6 +25,14 @@ def models_dir(base: Path) -> Path:
     return base / "models"
 
 
+def user_action_lock() -> Path:
+    """A lock every NDID process of this user holds while it moves photos, whatever its data
+    folder: two runs with different data folders must never trash at the same time."""
+    from platformdirs import user_state_path
+
+    return user_state_path("ndid-desktop", appauthor=False) / "actions.lock"
+
+
 def scan_records_dir(base: Path) -> Path:
     """Each scan's own record of what it saw: what trash actions are checked against."""
     return base / "scans"

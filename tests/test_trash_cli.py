@@ -140,7 +140,12 @@ def test_a_drive_trash_with_relative_paths_restores(tmp_path: Path) -> None:
     assert restore(str(original), [drive_trash]).startswith("restored")
     assert original.read_bytes() == b"photo"
     assert "not in the trash" in restore(str(tmp_path / "other.jpg"), [drive_trash])
+    (drive_trash / "files" / "été 1.jpg").write_bytes(b"another photo, trashed later")
+    (drive_trash / "info" / "été 1.jpg.trashinfo").write_text(
+        f"[Trash Info]\nPath={quote('photos/été 1.jpg')}\nDeletionDate=2026-11-23T01:00:00\n"
+    )
     assert "already exists" in restore(str(original), [drive_trash])
+    assert original.read_bytes() == b"photo"
 
 
 def test_a_scan_that_cannot_write_its_record_still_reports_but_nothing_can_be_trashed(
@@ -155,3 +160,46 @@ def test_a_scan_that_cannot_write_its_record_still_reports_but_nothing_can_be_tr
     assert main(["--data-dir", str(data), "trash", str(report), "--yes"]) == 2
     assert "no scan id" in capsys.readouterr().err
     assert len(list(library.iterdir())) == 6
+
+
+def _trashed_file(tmp_path: Path) -> tuple[Path, Path]:
+    trash = tmp_path / "Trash"
+    (trash / "files").mkdir(parents=True)
+    (trash / "info").mkdir()
+    original = tmp_path / "lib" / "sub" / "a.jpg"
+    (trash / "files" / "a.jpg").write_bytes(b"photo")
+    (trash / "info" / "a.jpg.trashinfo").write_text(
+        f"[Trash Info]\nPath={quote(str(original))}\nDeletionDate=2026-11-22T01:00:00\n"
+    )
+    return trash, original
+
+
+def test_restore_never_goes_through_a_folder_that_became_a_link(tmp_path: Path) -> None:
+    trash, original = _trashed_file(tmp_path)
+    (tmp_path / "elsewhere").mkdir()
+    original.parent.parent.mkdir()
+    os.symlink(tmp_path / "elsewhere", original.parent)
+    message = restore(str(original), [trash])
+    assert message.startswith("not restored") and "leads somewhere else" in message
+    assert not (tmp_path / "elsewhere" / "a.jpg").exists()
+    assert (trash / "files" / "a.jpg").exists()
+
+
+def test_restore_into_a_folder_that_became_a_file_says_so(tmp_path: Path) -> None:
+    trash, original = _trashed_file(tmp_path)
+    original.parent.parent.mkdir()
+    original.parent.write_text("a file now")
+    message = restore(str(original), [trash])
+    assert message.startswith("not restored") and "still in the trash" in message
+
+
+def test_a_scan_of_a_relative_folder_reports_absolute_paths_and_can_be_trashed(
+    tmp_path: Path, library: Path, home: FreedesktopTrash, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = ["--data-dir", "data"]
+    assert main([*data, "scan", "lib", "--models", "fast", "--json", "r.json"]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert all(os.path.isabs(m["path"]) for g in report["groups"] for m in g["members"])
+    assert main([*data, "trash", "r.json", "--yes"]) == 0
+    assert len(list(library.iterdir())) == 3

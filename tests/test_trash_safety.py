@@ -492,3 +492,171 @@ def _intact_pictures(content: dict[str, int]) -> set[int]:
         if real_file and Path(path).read_bytes().startswith(f"pic{picture}-".encode()):
             intact.add(picture)
     return intact
+
+
+# --- found by trying to break it (hostile-tester findings, each fixed)
+
+
+def test_two_data_folders_still_never_trash_at_the_same_time(
+    tmp_path: Path, lib: Path, fake: FakeTrash
+) -> None:
+    """The app on its own data folder and a script with --data-dir share the user-wide lock."""
+    a, b = _pair(lib)
+    user_lock = tmp_path / "state" / "actions.lock"
+    journal_1 = Journal(tmp_path / "data-1" / "journal.jsonl", (user_lock,))
+    journal_2 = Journal(tmp_path / "data-2" / "journal.jsonl", (user_lock,))
+    first = scanned(tmp_path / "data-1" / "scans", [[a, b]], [lib])
+    second = scanned(tmp_path / "data-2" / "scans", [[b, a]], [lib])
+    plan_1 = plan_trash([GroupChoice((str(a), str(b)), str(a))], first.record)
+    plan_2 = plan_trash([GroupChoice((str(b), str(a)), str(b))], second.record)
+    inside_move, release = threading.Event(), threading.Event()
+
+    def slow_trash(path: str) -> None:
+        inside_move.set()
+        release.wait(10)
+        fake(path)
+
+    results: dict[str, list] = {}  # type: ignore[type-arg]
+    one = threading.Thread(
+        target=lambda: results.update(one=execute(plan_1, journal_1, slow_trash))
+    )
+    one.start()
+    assert inside_move.wait(10)
+    two = threading.Thread(target=lambda: results.update(two=_run(plan_2, journal_2, fake)))
+    two.start()
+    time.sleep(0.3)
+    assert "two" not in results
+    release.set()
+    one.join(10)
+    two.join(10)
+    assert a.exists() != b.exists()
+    assert [o.status for o in results["two"]] == ["skipped"]
+
+
+def test_a_lock_file_deleted_mid_run_stops_the_run(
+    lib: Path, records: Path, journal: Journal, fake: FakeTrash
+) -> None:
+    keep = photo(lib, "a.jpg", b"pixels")
+    dups = [photo(lib, f"d{i}.jpg", b"pixels" + bytes([i])) for i in range(3)]
+    s = scanned(records, [[keep, *dups]], [lib])
+    plan = plan_trash([GroupChoice(tuple(map(str, [keep, *dups])), str(keep))], s.record)
+
+    def trash_then_a_cleaner_deletes_the_lock(path: str) -> None:
+        fake(path)
+        for lock in journal.locks:
+            lock.unlink(missing_ok=True)
+
+    outcomes = execute(plan, journal, trash_then_a_cleaner_deletes_the_lock, fake.locate)
+    assert [o.status for o in outcomes] == ["trashed", "error", "skipped"]
+    assert "lock file" in outcomes[1].message and "removed or replaced" in outcomes[1].message
+    assert len(fake.stored) == 1
+    _journal_matches_trash(journal, fake)
+
+
+def test_a_line_cut_by_a_full_disk_does_not_swallow_the_next(
+    lib: Path, records: Path, journal: Journal, fake: FakeTrash
+) -> None:
+    journal.path.parent.mkdir(parents=True)
+    journal.path.write_bytes(b'{"v": 2, "time": 1.8e9, "action": "trash", "phase": "inte')
+    keep, dup = _pair(lib)
+    s = scanned(records, [[keep, dup]], [lib])
+    _run(plan_trash([GroupChoice((str(keep), str(dup)), str(keep))], s.record), journal, fake)
+    reading = journal.read()
+    assert reading.damaged == 1
+    assert [(e.path, e.status) for e in reading.entries] == [(os.path.realpath(dup), "trashed")]
+
+
+def test_a_failed_journal_write_leaves_no_half_line(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal.append({"action": "restore", "path": "/p/a.jpg", "status": "restored"})
+    before = journal.path.read_bytes()
+
+    def fsync_fails(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", fsync_fails)
+    with pytest.raises(OSError):
+        journal.append({"action": "restore", "path": "/p/b.jpg", "status": "restored"})
+    monkeypatch.undo()
+    assert journal.path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"action": "trash", "time": NaN, "path": "/x", "status": "trashed"}',
+        b'{"action": "trash", "time": Infinity, "path": "/x", "status": "trashed"}',
+        b'{"action": "trash", "time": 1e300, "path": "/x", "status": "trashed"}',
+        b'{"action": "trash", "time": -1e20, "path": "/x", "status": "trashed"}',
+        b'{"v": 2, "time": 1, "action": "trash", "phase": "intent", "op": "z", '
+        b'"path": "/a\\u0000b"}',
+    ],
+)
+def test_hostile_journal_lines_are_skipped_and_block_nothing(
+    line: bytes, lib: Path, records: Path, journal: Journal, fake: FakeTrash
+) -> None:
+    journal.path.parent.mkdir(parents=True)
+    journal.path.write_bytes(line + b"\n")
+    assert journal.read().damaged == 1
+    keep, dup = _pair(lib)
+    s = scanned(records, [[keep, dup]], [lib])
+    outcomes = _run(
+        plan_trash([GroupChoice((str(keep), str(dup)), str(keep))], s.record), journal, fake
+    )
+    assert [o.status for o in outcomes] == ["trashed"]
+
+
+def test_a_journal_that_is_not_a_file_moves_nothing(
+    lib: Path, records: Path, journal: Journal, fake: FakeTrash
+) -> None:
+    journal.path.mkdir(parents=True)
+    assert "not a regular file" in journal.read().problem
+    keep, dup = _pair(lib)
+    s = scanned(records, [[keep, dup]], [lib])
+    outcomes = _run(
+        plan_trash([GroupChoice((str(keep), str(dup)), str(keep))], s.record), journal, fake
+    )
+    assert outcomes[0].status == "error" and "journal cannot be written" in outcomes[0].message
+    assert dup.exists()
+
+
+@pytest.mark.parametrize("who", ["member", "keeper"])
+def test_a_byte_identical_file_put_in_its_place_is_not_the_scanned_file(
+    who: str, lib: Path, records: Path, journal: Journal, fake: FakeTrash
+) -> None:
+    """Same path, same bytes, another file (a backup copied back, a disk mounted over it)."""
+    keep, dup = _pair(lib)
+    s = scanned(records, [[keep, dup]], [lib])
+    plan = plan_trash([GroupChoice((str(keep), str(dup)), str(keep))], s.record)
+    target = dup if who == "member" else keep
+    stand_in = target.with_name("stand-in")
+    stand_in.write_bytes(target.read_bytes())
+    os.replace(stand_in, target)
+    outcomes = _run(plan, journal, fake)
+    assert outcomes[0].status == "skipped" and "not the file the scan read" in outcomes[0].message
+    assert dup.exists()
+
+
+def test_relative_or_nul_paths_in_the_request_are_refused(lib: Path, records: Path) -> None:
+    keep, dup = _pair(lib)
+    s = scanned(records, [[keep, dup]], [lib])
+    with pytest.raises(PlanRejected, match="relative path"):
+        plan_trash([GroupChoice((str(keep), str(dup)), str(keep))], s.record, roots=["."])
+    with pytest.raises(PlanRejected, match="NUL"):
+        plan_trash([GroupChoice((str(keep), f"{dup}\0x"), str(keep))], s.record)
+
+
+def test_a_trash_that_cannot_be_reached_does_not_blame_the_photo(
+    lib: Path, records: Path, journal: Journal
+) -> None:
+    keep, dup = _pair(lib)
+    s = scanned(records, [[keep, dup]], [lib])
+
+    def no_home(path: str) -> None:
+        raise FileNotFoundError(2, "No such file or directory", "/home/nobody/.local/share")
+
+    outcomes = execute(plan_trash([GroupChoice((str(keep), str(dup)), str(keep))], s.record),
+                       journal, no_home, lambda p: None)  # fmt: skip
+    assert outcomes[0].status == "error" and "trash cannot be reached" in outcomes[0].message
+    assert dup.exists()

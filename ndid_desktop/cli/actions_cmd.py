@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..paths import data_dir, scan_records_dir
+from ..paths import data_dir, scan_records_dir, user_action_lock
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -49,7 +49,7 @@ def say(text: str, stream: TextIO | None = None) -> None:
 def _journal(args: argparse.Namespace) -> Any:
     from ..engine.actions import Journal
 
-    return Journal(data_dir(args.data_dir) / "journal.jsonl")
+    return Journal(data_dir(args.data_dir) / "journal.jsonl", (user_action_lock(),))
 
 
 def run_trash(args: argparse.Namespace) -> int:
@@ -80,11 +80,11 @@ def run_trash(args: argparse.Namespace) -> int:
 
 
 def _execute(plan: Any, args: argparse.Namespace) -> int:
-    from ..engine.actions import ActionBusyError, execute
+    from ..engine.actions import ActionLockError, execute
 
     try:
         outcomes = execute(plan, _journal(args))
-    except ActionBusyError as exc:
+    except ActionLockError as exc:
         print(f"ndid: {exc}", file=sys.stderr)
         return EXIT_ERROR
     for o in outcomes:
@@ -95,15 +95,18 @@ def _execute(plan: Any, args: argparse.Namespace) -> int:
 
 
 def run_history(args: argparse.Namespace) -> int:
-    from ..engine.actions import ActionBusyError, default_locator
+    from ..engine.actions import ActionLockError, default_locator
 
     journal = _journal(args)
     try:
         with journal.exclusive(wait=0):
             journal.reconcile(default_locator())
-    except ActionBusyError:
-        pass  # an action is running: its open entries are its own, not interrupted ones
+    except (ActionLockError, OSError):
+        pass  # an action runs (its open entries are its own), or the folder is read-only
     reading = journal.read()
+    if reading.problem:
+        say(f"ndid: {reading.problem}", sys.stderr)
+        return EXIT_ERROR
     if reading.damaged:
         print(f"warning: {reading.damaged} damaged lines of {journal.path} were skipped",
               file=sys.stderr)  # fmt: skip

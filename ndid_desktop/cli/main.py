@@ -212,8 +212,11 @@ def run_scan(args: argparse.Namespace) -> int:
     config = _config(
         args, cache_path=cache, workers=args.workers, skip_hidden=not args.include_hidden
     )
-    roots = [Root(p, excluded=tuple(args.exclude)) for p in args.paths]
-    roots += [Root(p, reference=True, excluded=tuple(args.exclude)) for p in args.reference]
+    # Absolute from here on: a report must name its files so that no later current folder
+    # changes which files it means (links are kept as written; trash resolves them itself).
+    excluded = tuple(_absolute(p) for p in args.exclude)
+    roots = [Root(_absolute(p), excluded=excluded) for p in args.paths]
+    roots += [Root(_absolute(p), reference=True, excluded=excluded) for p in args.reference]
     progress = TerminalProgress()
     try:
         report = scan(roots, config, progress, CancelToken())
@@ -233,6 +236,10 @@ def run_scan(args: argparse.Namespace) -> int:
         write_csv(report, args.csv)
     print(_summary(report, bool(args.json or args.csv)))
     return EXIT_OK
+
+
+def _absolute(path: Path) -> Path:
+    return Path(os.path.abspath(path))
 
 
 def _summary(report: object, quiet: bool) -> str:

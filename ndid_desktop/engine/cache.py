@@ -201,7 +201,11 @@ class FeatureCache:
                 self._warn(self._full_message())
                 return _open(MEMORY, verify=False)
             if not is_damage(exc):
-                raise
+                # Read-only, locked by another scan for too long, or no room to create it:
+                # the cache is only a speed-up, so the scan goes on without it.
+                self._warn(f"cannot use the feature cache {self.path} ({exc}); this scan runs "
+                           "without it")  # fmt: skip
+                return _open(MEMORY, verify=False)
         return self._rebuild()
 
     def _rebuild(self) -> sqlite3.Connection:

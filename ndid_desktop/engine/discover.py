@@ -120,7 +120,13 @@ class _Walker:
         except OSError as exc:  # a dangling symlink, or the file vanished since the listing
             self.skipped.append(Skipped(entry.path, f"cannot read file: {exc.strerror or exc}"))
             return None
-        return (entry.path, st) if stat.S_ISREG(st.st_mode) else None
+        if not stat.S_ISREG(st.st_mode):
+            # A pipe, device or socket named like a picture: opening it could block or never
+            # end, so it is listed and left alone.
+            self.skipped.append(Skipped(entry.path, "not a regular file (a pipe, device or "
+                                        "socket): left alone"))  # fmt: skip
+            return None
+        return entry.path, st
 
 
 def _is_folder(entry: os.DirEntry[str]) -> bool:

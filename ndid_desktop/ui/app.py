@@ -31,7 +31,7 @@ def _report_shown(seconds: float) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from .. import __version__
-    from ..paths import data_dir
+    from ..paths import data_dir, user_action_lock
 
     parser = argparse.ArgumentParser(prog="ndid-desktop", description="NDID Desktop")
     parser.add_argument("--version", action="version", version=f"NDID Desktop {__version__}")
@@ -57,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     base = data_dir(args.data_dir)
     base.mkdir(parents=True, exist_ok=True)
     settings = QSettings(str(base / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(AppContext(data_dir=base, settings=settings))
+    context = AppContext(data_dir=base, settings=settings, user_locks=(user_action_lock(),))
+    window = MainWindow(context)
     for folder in args.folders:
         window.folders.add_folder(str(Path(folder).resolve()))
     window.show()

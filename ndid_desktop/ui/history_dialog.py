@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.actions import ActionBusyError, Journal, JournalEntry, TrashLocator, restore
+from ..engine.actions import ActionLockError, Journal, JournalEntry, TrashLocator, restore
 
 
 class HistoryDialog(QDialog):
@@ -73,7 +73,7 @@ class HistoryDialog(QDialog):
         try:
             with self.journal.exclusive(wait=0):
                 self.journal.reconcile(self.locate or default_locator())
-        except (ActionBusyError, OSError):
+        except (ActionLockError, OSError):
             pass  # an action is running (its open entries are its own), or the folder is read-only
 
     def _restore(self) -> None:

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..engine.actions import (
-    ActionBusyError,
+    ActionLockError,
     GroupChoice,
     Journal,
     Outcome,
@@ -68,6 +68,7 @@ class AppContext:
     settings: QSettings
     trash: TrashFunction | None = None  # None = the system trash (tests inject a fake)
     locate: TrashLocator | None = None  # finds a file in that trash (for interrupted runs)
+    user_locks: tuple[Path, ...] = ()  # held by every NDID process of the user while trashing
     confirm: bool = True  # tests answer the confirmation themselves
 
 
@@ -80,7 +81,7 @@ class MainWindow(QMainWindow):
         self.worker: ScanWorker | None = None
         self.scan_thread: QThread | None = None
         self._started = 0.0
-        self.journal = Journal(context.data_dir / "journal.jsonl")
+        self.journal = Journal(context.data_dir / "journal.jsonl", context.user_locks)
         self.verdicts = Verdicts(context.data_dir / "verdicts.json")
 
         self.folders = FolderPanel()
@@ -435,10 +436,7 @@ class MainWindow(QMainWindow):
         again = replace(again, trash=tuple(p for p in again.trash if p.file.real in confirmed))
         try:
             outcomes = execute(again, self.journal, self.context.trash, self.context.locate)
-        except ActionBusyError as exc:
-            self.status.setText(self.tr("Nothing moved: {why}").format(why=exc))
-            return
-        except OSError as exc:
+        except (ActionLockError, OSError) as exc:
             self.status.setText(self.tr("Nothing moved: {why}").format(why=exc))
             return
         self._after_trash(outcomes, len(plan.trash) - len(again.trash))

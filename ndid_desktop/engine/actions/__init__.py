@@ -9,7 +9,8 @@ reference folders, and unchanged since, ever move. One action runs at a time per
 """
 
 from .execution import Outcome, TrashFunction, default_locator, default_trash, execute
-from .journal import ActionBusyError, Journal, JournalEntry, JournalReading, TrashLocator
+from .journal import Journal, JournalEntry, JournalReading, TrashLocator
+from .lock import ActionBusyError, ActionLockError
 from .plan import GroupChoice, PlannedFile, PlanRejected, Refusal, TrashPlan, plan_trash
 from .restore import find_in_trash, restore
 from .scan_record import (
@@ -22,6 +23,7 @@ from .scan_record import (
 
 __all__ = [
     "ActionBusyError",
+    "ActionLockError",
     "GroupChoice",
     "Journal",
     "JournalEntry",

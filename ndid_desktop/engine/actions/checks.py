@@ -49,6 +49,11 @@ class FileChecker:
             return f"it cannot be checked ({exc.strerror or exc})"
         if not stat.S_ISREG(st.st_mode):
             return "it is no longer a regular file"
+        if (st.st_dev, st.st_ino) != (f.device, f.inode):
+            return (
+                "it is not the file the scan read (another file was put in its place, or "
+                "another disk mounted over its folder)"
+            )
         if st.st_size != f.size:
             return "it changed since the scan"
         return self._content_problem(f, st)

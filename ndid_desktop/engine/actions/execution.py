@@ -9,6 +9,7 @@ before it moves, together with its keeper, and its journal intent is on disk bef
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from .checks import FileChecker, same_file
 from .journal import LOCK_WAIT_SECONDS, Journal, TrashLocator
+from .lock import ActionLockError, LockHold
 from .plan import PlannedFile, TrashPlan
 from .restore import find_in_trash
 
@@ -51,18 +53,23 @@ def execute(
     wait: float = LOCK_WAIT_SECONDS,
 ) -> list[Outcome]:
     """Move the plan's files to the trash; one file's failure never stops the others, but a
-    journal that cannot be written stops everything (nothing moves unrecorded)."""
+    journal that cannot be written, or a lock that was lost, stops everything (nothing moves
+    unrecorded or beside another action). Raises ActionLockError when the locks cannot be had."""
     trash = trash or default_trash()
-    with journal.exclusive(wait):
+    with journal.exclusive(wait) as hold:
         journal.reconcile(locate or default_locator())
-        run = _Run(plan, journal, trash)
+        run = _Run(plan, journal, trash, hold)
         for refusal in plan.refused:
             run.record_refusal(refusal.path, refusal.reason)
         return run.all()
 
 
 class _Run:
-    def __init__(self, plan: TrashPlan, journal: Journal, trash: TrashFunction) -> None:
+    def __init__(
+        self, plan: TrashPlan, journal: Journal, trash: TrashFunction, hold: LockHold
+    ) -> None:
+        self.hold = hold
+        self.stopped = ""  # why nothing more may move in this run
         self.plan = plan
         self.journal = journal
         self.trash = trash
@@ -72,15 +79,11 @@ class _Run:
 
     def all(self) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        for number, planned in enumerate(self.plan.trash):
-            outcome = self.one(planned)
-            outcomes.append(outcome)
-            if outcome.status == "error" and outcome.message.startswith(JOURNAL_FAILED):
-                outcomes += [
-                    Outcome(p.file.path, "skipped", "not moved: the journal cannot be written")
-                    for p in self.plan.trash[number + 1 :]
-                ]
-                break
+        for planned in self.plan.trash:
+            if self.stopped:
+                outcomes.append(Outcome(planned.file.path, "skipped", f"not moved: {self.stopped}"))
+            else:
+                outcomes.append(self.one(planned))
         return outcomes
 
     def one(self, planned: PlannedFile) -> Outcome:
@@ -90,9 +93,15 @@ class _Run:
             return Outcome(planned.file.path, "skipped", problem)
         op = uuid.uuid4().hex
         try:
+            self.hold.verify()
+        except ActionLockError as exc:
+            self.stopped = str(exc)
+            return Outcome(planned.file.path, "error", self.stopped)
+        try:
             self.journal.append(self._intent(planned, op))
         except OSError as exc:
-            return Outcome(planned.file.path, "error", f"{JOURNAL_FAILED} ({exc.strerror or exc})")
+            self.stopped = f"{JOURNAL_FAILED} ({exc.strerror or exc})"
+            return Outcome(planned.file.path, "error", self.stopped)
         status, message = self._move(planned.file.real)
         try:
             self.journal.append({"action": "trash", "phase": "done", "op": op,
@@ -118,7 +127,9 @@ class _Run:
     def _move(self, real: str) -> tuple[str, str]:
         try:
             self.trash(real)
-        except FileNotFoundError:
+        except FileNotFoundError as exc:
+            if os.path.lexists(real):  # the trash itself is missing (e.g. no home folder)
+                return "error", f"the trash cannot be reached ({exc.strerror or exc})"
             return "error", "it vanished just before the move"
         except OSError as exc:
             return "error", str(exc)
@@ -134,7 +145,7 @@ class _Run:
     def record_refusal(self, path: str, reason: str) -> None:
         with contextlib.suppress(OSError):  # nothing moved, so a missing line loses nothing
             self.journal.append({"action": "refused", "batch": self.batch, "path": path,
-                                 "message": reason})  # fmt: skip
+                                 "status": "kept", "message": reason})  # fmt: skip
 
 
 JOURNAL_FAILED = "the journal cannot be written, so nothing more moves"

@@ -9,25 +9,24 @@ wrong types, a line cut by a crash) is skipped and counted; reading never fails.
 from __future__ import annotations
 
 import json
+import math
 import os
+import stat
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
+from .lock import LockHold, hold_locks
 
 JOURNAL_VERSION = 2
 LOCK_WAIT_SECONDS = 30.0
+_LATEST_TIME = 1e11  # year 5138: a later "time" is a damaged line, not a date
 
 # Finds a trashed file by its original path; None when it is not (or cannot be seen) there.
 TrashLocator = Callable[[str], Path | None]
-
-
-class ActionBusyError(RuntimeError):
-    """Another NDID action on photos is running with this data folder."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +43,7 @@ class JournalEntry:
 class JournalReading:
     entries: tuple[JournalEntry, ...]
     damaged: int  # lines that could not be read and were skipped
+    problem: str = ""  # why the journal could not be read at all, if it could not
 
     @property
     def interrupted(self) -> tuple[JournalEntry, ...]:
@@ -51,43 +51,54 @@ class JournalReading:
 
 
 class Journal:
-    """Kept in the user's data folder, beside the lock that makes actions one at a time."""
+    """Kept in the user's data folder, beside the lock that makes actions one at a time.
 
-    def __init__(self, path: Path) -> None:
+    ``user_locks`` are held too (a lock in the user's own state folder), so that runs with two
+    different data folders still never act at the same time."""
+
+    def __init__(self, path: Path, user_locks: Sequence[Path] = ()) -> None:
         self.path = path
+        self.locks = (*user_locks, path.with_name("actions.lock"))
 
     @contextmanager
-    def exclusive(self, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
-        """Holds the data folder's action lock (across processes) for one action."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.path.with_name("actions.lock")))
-        try:
-            lock.acquire(timeout=wait)
-        except Timeout:
-            raise ActionBusyError(
-                "another NDID action on photos is running (in another window or terminal); "
-                "try again when it has finished"
-            ) from None
-        try:
-            yield
-        finally:
-            lock.release()
+    def exclusive(self, wait: float = LOCK_WAIT_SECONDS) -> Iterator[LockHold]:
+        """Holds every action lock for one action (raises ActionLockError / ActionBusyError)."""
+        with hold_locks(self.locks, wait) as hold:
+            yield hold
 
     def append(self, record: Mapping[str, object]) -> None:
-        """Write one line and make it durable before returning (raises OSError, e.g. disk
-        full: the caller must then not act)."""
+        """Write one line and make it durable before returning. Raises OSError (a full disk,
+        a journal that is not a file): the caller must then not act."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps({"v": JOURNAL_VERSION, "time": time.time(), **record}, ensure_ascii=True)
-        with self.path.open("ab") as f:
-            f.write(line.encode("ascii") + b"\n")
-            f.flush()
-            os.fsync(f.fileno())
+        if self.path.exists() and not self.path.is_file():
+            raise OSError(f"{self.path} is not a regular file")
+        with self.path.open("a+b") as f:
+            end = f.seek(0, os.SEEK_END)
+            # A line cut short (a crash, a full disk) must not swallow the next one.
+            f.seek(max(0, end - 1))
+            cut = end > 0 and f.read(1) != b"\n"
+            try:
+                f.write((b"\n" if cut else b"") + line.encode("ascii") + b"\n")
+                f.flush()
+                os.fsync(f.fileno())
+            except OSError:
+                f.truncate(end)  # leave no half line behind
+                raise
 
     def read(self) -> JournalReading:
         try:
-            raw = self.path.read_bytes()
+            st = os.stat(self.path)
         except FileNotFoundError:
             return JournalReading((), 0)
+        except OSError as exc:
+            return JournalReading((), 0, f"{self.path} cannot be read ({exc.strerror or exc})")
+        if not stat.S_ISREG(st.st_mode):
+            return JournalReading((), 0, f"{self.path} is not a regular file")
+        try:
+            raw = self.path.read_bytes()
+        except OSError as exc:
+            return JournalReading((), 0, f"{self.path} cannot be read ({exc.strerror or exc})")
         entries: dict[str, JournalEntry] = {}
         damaged = 0
         for number, line in enumerate(raw.splitlines()):
@@ -140,7 +151,7 @@ def _parse(line: bytes) -> tuple[str, JournalEntry, bool] | None:
         return None
     action, when = data.get("action"), data.get("time", 0.0)
     op, phase = data.get("op", ""), data.get("phase")
-    if not isinstance(action, str) or not isinstance(when, int | float) or not isinstance(op, str):
+    if not isinstance(action, str) or not isinstance(op, str) or not _is_date(when):
         return None
     if phase == "done":
         status, message = data.get("status"), data.get("message", "")
@@ -148,10 +159,19 @@ def _parse(line: bytes) -> tuple[str, JournalEntry, bool] | None:
             return None
         return op, JournalEntry(float(when), action, "", status, message, op), True
     path, message = data.get("path"), data.get("message", "")
-    if not isinstance(path, str) or not isinstance(message, str):
+    if not isinstance(path, str) or not isinstance(message, str) or "\0" in path:
         return None
     # Version 1 lines carried their outcome on the line itself.
     status = data.get("status", "interrupted" if phase == "intent" else "")
     if not isinstance(status, str):
         return None
     return op, JournalEntry(float(when), action, path, status, message, op), False
+
+
+def _is_date(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value < _LATEST_TIME
+    )

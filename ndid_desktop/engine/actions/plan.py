@@ -96,6 +96,11 @@ def plan_trash(
 def _narrowed_roots(record: ScanRecord, roots: Sequence[str] | None) -> tuple[str, ...]:
     if roots is None:
         return record.roots
+    relative = [r for r in roots if not os.path.isabs(r) or "\0" in r]
+    if relative:
+        raise PlanRejected(
+            f"the report names a folder by a relative path ({relative[0]!r}): refused"
+        )
     canonical = tuple(os.path.realpath(r) for r in roots)
     wider = [r for r in canonical if not inside(r, record.roots)]
     if wider:
@@ -123,6 +128,8 @@ def _resolve(choice: GroupChoice, record: ScanRecord) -> _Resolved:
 
 
 def _recorded(path: str, record: ScanRecord) -> RecordedFile:
+    if "\0" in path:
+        raise PlanRejected(f"{path!r} contains a NUL character, which no file name can: refused")
     if not os.path.isabs(path):
         raise PlanRejected(
             f"{path!r} is a relative path; NDID acts only on absolute paths, never on paths "

@@ -49,17 +49,29 @@ def find_in_trash(path: str, trash_dirs: Sequence[Path] | None = None) -> Trashe
 
 
 def restore(path: str, trash_dirs: Sequence[Path] | None = None) -> str:
-    """Move a trashed file back where it was; returns a sentence saying what happened."""
+    """Move a trashed file back where it was; returns a sentence saying what happened.
+
+    The file goes back only to the very place it came from: not over another file, and not
+    through a folder that has since become a link to somewhere else."""
     if not sys.platform.startswith("linux") and trash_dirs is None:
         return f"restore {path} from the system Trash/Recycle Bin: NDID cannot reach it here"
-    target = os.path.abspath(os.path.expanduser(path))
+    item = find_in_trash(os.path.abspath(os.path.expanduser(path)), trash_dirs)
+    if item is None:
+        return f"not restored: {path} is not in the trash (emptied, or restored already?)"
+    target = item.original
     if os.path.lexists(target):
         return f"not restored: a file already exists at {target}"
-    item = find_in_trash(target, trash_dirs)
-    if item is None:
-        return f"not restored: {target} is not in the trash (emptied, or restored already?)"
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
-    os.replace(item.stored, target)
+    folder = os.path.dirname(target)
+    if os.path.realpath(folder) != folder:
+        return (
+            f"not restored: its folder {folder} now leads somewhere else (a link); the file is "
+            f"still in the trash as {item.stored}"
+        )
+    try:
+        os.makedirs(folder, exist_ok=True)
+        os.replace(item.stored, target)
+    except OSError as exc:
+        return f"not restored: {exc.strerror or exc} ({target}); the file is still in the trash"
     item.info.unlink(missing_ok=True)
     return f"restored {target}"
 

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ..types import ScanReport
+from ..types import Member, ScanReport
 
 RECORD_FORMAT = 1
 KEEP_RECORDS = 30  # the newest scans a person may still act on; older ones are pruned
@@ -37,6 +37,10 @@ class RecordedFile:
     fingerprint: str  # engine.fingerprint of the bytes the scan read
     reference: bool
     group: int  # index of the scan's group it belongs to
+    # Which file it was (st_dev, st_ino): a path can come to name another file with the same
+    # bytes (a copy put back, another disk mounted over the folder); that one is not the scan's.
+    device: int = 0
+    inode: int = 0
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class ScanRecord:
         """The recorded file a path names: as reported, written another way (``a/./b``), or
         reached through links (compared as canonical paths, never as strings). A relative
         path names nothing: it would be read against whatever the current folder is."""
-        if not os.path.isabs(path):
+        if not os.path.isabs(path) or "\0" in path:
             return None
         return (
             self.by_path.get(path)
@@ -71,23 +75,33 @@ def record_scan(report: ScanReport, folder: Path) -> ScanReport:
     """Write the record of a finished scan; returns the report carrying its scan id."""
     scan_id = uuid.uuid4().hex
     files = tuple(
-        RecordedFile(
-            path=m.path,
-            real=os.path.realpath(m.path),
-            size=m.size,
-            mtime_ns=m.mtime_ns,
-            fingerprint=m.fingerprint,
-            reference=m.reference,
-            group=number,
-        )
-        for number, group in enumerate(report.groups)
-        for m in group.members
+        _recorded(m, number) for number, group in enumerate(report.groups) for m in group.members
     )
     roots = tuple(os.path.realpath(r) for r in report.stats.roots)
     record = ScanRecord(scan_id, time.time(), roots, files)
     _write_atomically(folder / f"{scan_id}.json", _to_json(record))
     _prune(folder)
     return replace(report, stats=replace(report.stats, scan_id=scan_id))
+
+
+def _recorded(member: Member, group: int) -> RecordedFile:
+    real = os.path.realpath(member.path)
+    try:
+        st = os.stat(real)
+        device, inode = st.st_dev, st.st_ino
+    except OSError:  # gone since it was read: no identity, so it can never be moved
+        device, inode = 0, 0
+    return RecordedFile(
+        path=member.path,
+        real=real,
+        size=member.size,
+        mtime_ns=member.mtime_ns,
+        fingerprint=member.fingerprint,
+        reference=member.reference,
+        group=group,
+        device=device,
+        inode=inode,
+    )
 
 
 def load_record(folder: Path, scan_id: object) -> ScanRecord:
