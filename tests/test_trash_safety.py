@@ -19,8 +19,10 @@ from ndid_desktop.engine.actions import (
     ActionBusyError,
     GroupChoice,
     Journal,
+    Outcome,
     PlanRejected,
     RecordError,
+    TrashPlan,
     execute,
     plan_trash,
 )
@@ -62,6 +64,41 @@ def _journal_matches_trash(journal: Journal, fake: FakeTrash) -> None:
 
 def _pair(lib: Path, content: bytes = b"picture-one") -> tuple[Path, Path]:
     return photo(lib, "a.jpg", content), photo(lib, "a-copy.jpg", content + b"~")
+
+
+def _keeper_and_three_copies(lib: Path, records: Path) -> tuple[list[Path], TrashPlan]:
+    keep = photo(lib, "a.jpg", b"pixels")
+    dups = [photo(lib, f"d{i}.jpg", b"pixels" + bytes([i])) for i in range(3)]
+    s = scanned(records, [[keep, *dups]], [lib])
+    return dups, plan_trash([GroupChoice(tuple(map(str, [keep, *dups])), str(keep))], s.record)
+
+
+def _second_waits_for_first(
+    plan_1: TrashPlan, journal_1: Journal, plan_2: TrashPlan, journal_2: Journal, fake: FakeTrash
+) -> list[Outcome]:
+    """Start a second action while the first is in the middle of a move; the second must wait
+    for the first to finish (the lock), then check its keeper. Returns the second's outcomes."""
+    inside_move, release = threading.Event(), threading.Event()
+
+    def slow_trash(path: str) -> None:
+        inside_move.set()
+        release.wait(10)
+        fake(path)
+
+    results: dict[str, list[Outcome]] = {}
+    one = threading.Thread(
+        target=lambda: results.update(one=execute(plan_1, journal_1, slow_trash))
+    )
+    one.start()
+    assert inside_move.wait(10)
+    two = threading.Thread(target=lambda: results.update(two=_run(plan_2, journal_2, fake)))
+    two.start()
+    time.sleep(0.3)
+    assert "two" not in results, "the second action did not wait for the first"
+    release.set()
+    one.join(10)
+    two.join(10)
+    return results["two"]
 
 
 # --- the ordinary case, and invariant 6's journal shape
@@ -180,27 +217,9 @@ def test_two_reports_trashed_together_never_remove_each_others_keeper(
     second = scanned(records, [[b, a]], [lib])  # another scan that chose the other keeper
     plan_1 = plan_trash([GroupChoice((str(a), str(b)), str(a))], first.record)
     plan_2 = plan_trash([GroupChoice((str(b), str(a)), str(b))], second.record)
-    inside_move, release = threading.Event(), threading.Event()
-
-    def slow_trash(path: str) -> None:
-        inside_move.set()
-        release.wait(10)
-        fake(path)
-
-    results: dict[str, object] = {}
-    one = threading.Thread(target=lambda: results.update(one=execute(plan_1, journal, slow_trash)))
-    one.start()
-    assert inside_move.wait(10)
-    # The second action starts while the first is mid-move: it must wait for the lock.
-    two = threading.Thread(target=lambda: results.update(two=_run(plan_2, journal, fake)))
-    two.start()
-    time.sleep(0.3)
-    assert "two" not in results
-    release.set()
-    one.join(10)
-    two.join(10)
+    second_outcomes = _second_waits_for_first(plan_1, journal, plan_2, journal, fake)
     assert a.exists() != b.exists(), "exactly one copy went, the other stayed"
-    assert [o.status for o in results["two"]] == ["skipped"]  # type: ignore[attr-defined]
+    assert [o.status for o in second_outcomes] == ["skipped"]
     _journal_matches_trash(journal, fake)
 
 
@@ -396,10 +415,7 @@ def test_a_crash_around_the_move_is_reconciled_with_the_trash(
 def test_a_full_disk_at_the_journal_moves_nothing(
     lib: Path, records: Path, journal: Journal, fake: FakeTrash, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    keep = photo(lib, "a.jpg", b"pixels")
-    dups = [photo(lib, f"d{i}.jpg", b"pixels" + bytes([i])) for i in range(3)]
-    s = scanned(records, [[keep, *dups]], [lib])
-    plan = plan_trash([GroupChoice(tuple(map(str, [keep, *dups])), str(keep))], s.record)
+    dups, plan = _keeper_and_three_copies(lib, records)
 
     def full(self: Journal, record: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -414,10 +430,7 @@ def test_a_full_disk_at_the_journal_moves_nothing(
 def test_one_failure_does_not_stop_the_batch(
     lib: Path, records: Path, journal: Journal, fake: FakeTrash
 ) -> None:
-    keep = photo(lib, "a.jpg", b"pixels")
-    dups = [photo(lib, f"d{i}.jpg", b"pixels" + bytes([i])) for i in range(3)]
-    s = scanned(records, [[keep, *dups]], [lib])
-    plan = plan_trash([GroupChoice(tuple(map(str, [keep, *dups])), str(keep))], s.record)
+    _dups, plan = _keeper_and_three_copies(lib, records)
 
     def flaky(path: str) -> None:
         if path.endswith("d1.jpg"):
@@ -509,37 +522,15 @@ def test_two_data_folders_still_never_trash_at_the_same_time(
     second = scanned(tmp_path / "data-2" / "scans", [[b, a]], [lib])
     plan_1 = plan_trash([GroupChoice((str(a), str(b)), str(a))], first.record)
     plan_2 = plan_trash([GroupChoice((str(b), str(a)), str(b))], second.record)
-    inside_move, release = threading.Event(), threading.Event()
-
-    def slow_trash(path: str) -> None:
-        inside_move.set()
-        release.wait(10)
-        fake(path)
-
-    results: dict[str, list] = {}  # type: ignore[type-arg]
-    one = threading.Thread(
-        target=lambda: results.update(one=execute(plan_1, journal_1, slow_trash))
-    )
-    one.start()
-    assert inside_move.wait(10)
-    two = threading.Thread(target=lambda: results.update(two=_run(plan_2, journal_2, fake)))
-    two.start()
-    time.sleep(0.3)
-    assert "two" not in results
-    release.set()
-    one.join(10)
-    two.join(10)
+    second_outcomes = _second_waits_for_first(plan_1, journal_1, plan_2, journal_2, fake)
     assert a.exists() != b.exists()
-    assert [o.status for o in results["two"]] == ["skipped"]
+    assert [o.status for o in second_outcomes] == ["skipped"]
 
 
 def test_a_lock_file_deleted_mid_run_stops_the_run(
     lib: Path, records: Path, journal: Journal, fake: FakeTrash
 ) -> None:
-    keep = photo(lib, "a.jpg", b"pixels")
-    dups = [photo(lib, f"d{i}.jpg", b"pixels" + bytes([i])) for i in range(3)]
-    s = scanned(records, [[keep, *dups]], [lib])
-    plan = plan_trash([GroupChoice(tuple(map(str, [keep, *dups])), str(keep))], s.record)
+    _dups, plan = _keeper_and_three_copies(lib, records)
 
     def trash_then_a_cleaner_deletes_the_lock(path: str) -> None:
         fake(path)
