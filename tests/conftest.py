@@ -1,5 +1,5 @@
 """Shared fixtures: small generated images, a tiny library of real dev photos with edited copies,
-and one EfficientNet-Lite0 encoder per test session (exported to ONNX once)."""
+and one EfficientNet-Lite0 encoder per test session (the shipped ONNX file, as scans use it)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ def textured(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
 
 @pytest.fixture(scope="session")
 def encoder(tmp_path_factory: pytest.TempPathFactory) -> Encoder:
+    # The engine's own path: the shipped resources/models file on ONNX Runtime, no export.
     return build_encoder(LITE0, tmp_path_factory.mktemp("models"))
 
 

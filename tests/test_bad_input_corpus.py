@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import struct
 import zlib
 from collections.abc import Callable
@@ -103,11 +102,10 @@ def _vanish_after_discovery(path: Path) -> Callable[..., object]:
 
 
 def test_a_scan_survives_every_kind_of_file(
-    tmp_path: Path, encoder, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lib, data = tmp_path / "lib", tmp_path / "data"
     bad = build_corpus(lib)
-    shutil.copytree(Path(encoder.onnx_file).parent, data / "models")  # no export in this test
     monkeypatch.setattr(pipeline, "discover", _vanish_after_discovery(bad["vanishing"]))
     report_path = tmp_path / "report.json"
     code = main(["--data-dir", str(data), "scan", str(lib), "--json", str(report_path)])

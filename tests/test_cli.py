@@ -84,3 +84,29 @@ def test_compare_of_an_unreadable_file_fails_cleanly(
                  str(tmp_path / "b.jpg")])  # fmt: skip
     assert code == 1
     assert "not an image" in capsys.readouterr().err
+
+
+def test_calibrate_and_eval_report_without_their_extra_say_which_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hint = "install the 'calibrate' extra: pip install 'ndid-desktop[calibrate]'"
+    data = ["--data-dir", str(tmp_path / "d")]
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as in the default install
+    code = main([*data, "calibrate", "--photos", str(tmp_path), "--out", str(tmp_path / "c")])
+    err = capsys.readouterr().err
+    assert code == 1 and "scikit-learn" in err and hint in err and "Traceback" not in err
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    code = main([*data, "eval", "report", str(tmp_path), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 1 and "matplotlib" in err and hint in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()  # said before any work
+
+
+def test_models_lists_the_shipped_encoder_and_the_extra_torch_models_need(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)
+    assert main(["--data-dir", str(tmp_path), "models"]) == 0
+    out = capsys.readouterr().out
+    assert "ships with NDID" in out and "efficientnet-lite0-v1.onnx" in out
+    assert "needs:   torch, which is not installed: install the 'thorough' extra" in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -45,6 +46,19 @@ def test_thorough_without_weights_falls_back_and_says_where_it_looked(tmp_path: 
     text = "\n".join(resolved.warnings)
     assert "resnet50-11ad3fa6.pth" in text and str(tmp_path / "models") in text
     assert "instead of 'thorough'" in text
+
+
+def test_thorough_without_torch_says_which_extra_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # the default install has no torch
+    config = ScanConfig(model_set="thorough", models_dir=tmp_path / "models")
+    resolved = resolve(config, model_store(config))
+    assert resolved.models.name == "standard"
+    text = "\n".join(resolved.warnings)
+    assert "model 'resnet50' needs torch" in text
+    assert "install the 'thorough' extra: pip install 'ndid-desktop[thorough]'" in text
+    assert "resnet50-11ad3fa6.pth" in text  # and the missing weights are still named
 
 
 def _thorough_calibration(folder: Path) -> None:

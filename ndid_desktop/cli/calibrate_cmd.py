@@ -150,6 +150,23 @@ def _auto_sources(folder: Path, limit: int) -> list[Path]:
     return chosen
 
 
+def _missing_for_calibrate(model_set: str) -> str | None:
+    """What `ndid calibrate` lacks here: scikit-learn fits the model (scans only read its
+    JSON); the thorough set's models also need torch."""
+    from ..engine.encoders import missing_libraries
+    from ..engine.extras import CALIBRATE, lacking
+    from ..engine.modelsets import model_set as model_set_named
+
+    problem = lacking(["sklearn"], CALIBRATE)
+    if problem is not None:
+        return f"ndid calibrate fits the model with {problem}"
+    for spec in model_set_named(model_set).encoders:
+        missing = missing_libraries(spec) if spec.weights_file is not None else None
+        if missing is not None:
+            return f"model '{spec.name}' (model set '{model_set}') needs {missing}"
+    return None
+
+
 def _keep_previous(path: Path) -> None:
     """Calibrations are versioned: the one being replaced is kept beside it, dated."""
     if path.is_file():
@@ -169,6 +186,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if (args.auto is None) == (args.photos is None):
         print("ndid: give either --auto PHOTO_FOLDER or --photos DIR --out FILE", file=sys.stderr)
         return 2
+    problem = _missing_for_calibrate(args.model_set)
+    if problem is not None:  # said before minutes of making edited copies, not after
+        print(f"ndid: {problem}", file=sys.stderr)
+        return 1
     if args.auto is not None:
         if not args.auto.is_dir():
             print(f"ndid: folder not found: {args.auto}", file=sys.stderr)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ def run_report(args: argparse.Namespace) -> int:
     from ..engine.config import Root, ScanConfig
     from ..engine.decision import load_calibration
     from ..engine.evaluation import format_score, score_report
+    from ..engine.extras import CALIBRATE, lacking
     from ..engine.modelsets import model_set
     from ..engine.pair_metrics import brier, curve, reliability, staged_probabilities
     from ..engine.pipeline import scan
@@ -36,6 +38,10 @@ def run_report(args: argparse.Namespace) -> int:
     from ..engine.verify import NO_MATCH, Verifier
     from ..paths import data_dir, models_dir
 
+    problem = lacking(["matplotlib"], CALIBRATE)
+    if problem is not None:  # said before the scan, not after it
+        print(f"ndid: ndid eval report draws its plots with {problem}", file=sys.stderr)
+        return 1
     args.out.mkdir(parents=True, exist_ok=True)
     rows = read_manifest(args.dataset)
     cache_file = args.dataset / ".ndid-cache.sqlite"

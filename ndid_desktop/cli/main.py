@@ -136,11 +136,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    from ..engine.errors import EncoderUnavailableError
+
     try:
         return int(args.handler(args)) if hasattr(args, "handler") else _dispatch(args)
     except KeyboardInterrupt:
         print("\ncancelled; what was read so far is cached for next time", file=sys.stderr)
         return EXIT_CANCELLED
+    except EncoderUnavailableError as exc:  # a model's file or libraries are missing
+        print(f"ndid: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except (OSError, sqlite3.OperationalError) as exc:
         message = _storage_failure(exc, args)
         if message is None:

@@ -29,7 +29,7 @@ def _store(args: argparse.Namespace, allow_download: bool = False) -> Any:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from ..engine.encoders import SPECS
+    from ..engine.encoders import SPECS, missing_libraries
     from ..engine.modelsets import MODEL_SETS
 
     store = _store(args)
@@ -41,8 +41,11 @@ def run_list(args: argparse.Namespace) -> int:
         if spec.weights_file is not None and spec.weights_file.note:
             print(f"  file:    {spec.weights_file.filename} ({spec.weights_file.note})")
         if spec.weights_file is None:
-            print("  status:  available (ships inside its Python package)\n")
+            _print_shipped(spec, store)
             continue
+        problem = missing_libraries(spec)
+        if problem is not None:
+            print(f"  needs:   {problem}")
         location = store.locate(spec.weights_file)
         if location.path is not None:
             size = location.path.stat().st_size / 1e6
@@ -58,8 +61,31 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_shipped(spec: Any, store: Any) -> None:
+    """A model that ships with NDID as an ONNX file: where it is, or how to make one."""
+    from ..engine.encoders import find_onnx, missing_libraries, shipped_onnx
+    from ..engine.errors import EncoderUnavailableError
+
+    try:
+        found = find_onnx(spec, store.user_dir, store.bundled_dir)
+    except EncoderUnavailableError as exc:  # the shipped file is damaged
+        print(f"  status:  unusable: {exc}\n")
+        return
+    if found is not None:
+        where = "ships with NDID" if found == shipped_onnx(spec) else "exported earlier"
+        size = found.stat().st_size / 1e6
+        print(f"  status:  available, {where}: {found} ({size:.1f} MB, ONNX Runtime)\n")
+        return
+    problem = missing_libraries(spec, export=True)
+    print("  status:  its ONNX file is missing from this install (reinstall ndid-desktop);")
+    if problem is None:
+        print(f"           it will be exported into {store.user_dir} on first use\n")
+    else:
+        print(f"           exporting one needs {problem}\n")
+
+
 def run_fetch(args: argparse.Namespace) -> int:
-    from ..engine.encoders import SPECS
+    from ..engine.encoders import SPECS, missing_libraries
     from ..engine.models import ModelDownloadError
 
     spec = SPECS.get(args.name)
@@ -80,4 +106,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         print(f"\nndid: {exc}", file=sys.stderr)
         return 1
     print(f"\n{spec.name}: {path}")
+    problem = missing_libraries(spec)
+    if problem is not None:
+        print(f"note: running {spec.name} needs {problem}")
     return 0

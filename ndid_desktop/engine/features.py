@@ -33,9 +33,11 @@ from .encoders import (
     build_encoder,
     export_encoder,
     find_onnx,
+    missing_libraries,
     model_input,
     onnx_path,
 )
+from .errors import EncoderUnavailableError
 from .fingerprint import fingerprint_file
 from .hashes import compute_hashes
 from .models import ModelStore
@@ -347,14 +349,22 @@ class _PoolRun:
 def prepare_onnx(
     spec: EncoderSpec, models_dir: Path | None, store: ModelStore | None = None
 ) -> Path | None:
-    """The encoder's ONNX file, exported in a child process on first use so that this process
-    never loads torch; None when ONNX Runtime or a models folder is not available."""
+    """The encoder's ONNX file: the one NDID ships (resources/models) when there is one, so no
+    export runs and torch is never imported; else exported in a child process on first use
+    (needs the 'thorough' extra), so that this process never loads torch. None when ONNX
+    Runtime or a models folder is not available."""
     if not has_onnxruntime() or spec.runtimes[0] != "onnx":
         return None
     store = store or ModelStore(user_dir=models_dir)
     ready = find_onnx(spec, models_dir, store.bundled_dir)
     if ready is not None or models_dir is None:
         return ready
+    problem = missing_libraries(spec, export=True)
+    if problem is not None:
+        raise EncoderUnavailableError(
+            f"no ONNX file for {spec.name}: the one NDID ships is missing (reinstall "
+            f"ndid-desktop), and exporting one here needs {problem}"
+        )
     target = onnx_path(spec, models_dir)
     context = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .config import ScanConfig
 from .decision import Calibration, CalibrationError, load_calibration
-from .encoders import CLIP_B32, LITE0, RESNET50, EncoderSpec
+from .encoders import CLIP_B32, LITE0, RESNET50, EncoderSpec, missing_libraries
 from .models import ModelStore
 
 
@@ -86,6 +86,12 @@ def resolve(config: ScanConfig, store: ModelStore) -> Resolved:
     the network: weights are downloaded only when ``config.allow_download`` is set."""
     chosen = model_set(config.model_set)
     warnings: list[str] = []
+    for spec in chosen.encoders:
+        # Models whose weights come as files (ResNet-50, CLIP) run on torch: without it
+        # (the default install), say which extra brings it; downloading would not help.
+        problem = missing_libraries(spec) if spec.weights_file is not None else None
+        if problem is not None:
+            warnings.append(f"model '{spec.name}' needs {problem}")
     if not config.allow_download:
         for spec in chosen.encoders:
             if spec.weights_file is not None:

@@ -42,10 +42,8 @@ def library(tiny_library: tuple[Path, list[ManifestRow]], tmp_path: Path) -> Pat
 
 
 @pytest.fixture
-def window(qtbot, tmp_path: Path, encoder) -> MainWindow:
-    data = tmp_path / "data"
-    # The session's exported encoder, so each test does not export its own.
-    shutil.copytree(Path(encoder.onnx_file).parent, data / "models")
+def window(qtbot, tmp_path: Path) -> MainWindow:
+    data = tmp_path / "data"  # the scans use the shipped Lite0 ONNX file: no export
     trash = FakeTrash(tmp_path / "trash")
     settings = QSettings(str(data / "settings.ini"), QSettings.Format.IniFormat)
     w = MainWindow(AppContext(data_dir=data, settings=settings, trash=trash, confirm=False))
