@@ -1,7 +1,9 @@
 """The packaged app's single executable: `ndid-desktop` opens the window; `ndid-desktop scan ...`
-(or any other `ndid` command) runs the command line, so one build serves both."""
+(or any other `ndid` command) runs the command line, so one build serves both. Started as
+`ndid` (the link beside it, /usr/bin/ndid from the .deb) it is always the command line."""
 
 import multiprocessing
+import os
 import sys
 
 CLI_COMMANDS = {"scan", "compare", "calibrate", "eval", "models", "trash", "history", "restore"}
@@ -10,7 +12,8 @@ CLI_COMMANDS = {"scan", "compare", "calibrate", "eval", "models", "trash", "hist
 def main() -> int:
     multiprocessing.freeze_support()  # decode workers are spawned from this executable
     args = sys.argv[1:]
-    wants_cli = any(a in CLI_COMMANDS for a in args[:3])
+    called_as_cli = os.path.basename(sys.argv[0]) == "ndid"
+    wants_cli = called_as_cli or any(a in CLI_COMMANDS for a in args[:3])
     if wants_cli:
         from ndid_desktop.cli.main import main as cli_main
 

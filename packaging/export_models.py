@@ -1,5 +1,8 @@
 """Build step: export the offline encoder to ONNX (torch is needed here, never in the app).
 
+Only for a checkout whose resources/models/ lacks the shipped ONNX file: then it is exported
+here with torch. Otherwise nothing is exported (and torch is not needed).
+
 With --bundle-optional, the ResNet-50 and CLIP weights are copied in too when this machine has
 them (models folder, torch hub or Hugging Face cache); otherwise the app's model store fetches
 them on first use, when the user asks for the thorough set."""
@@ -14,10 +17,14 @@ from ndid_desktop.engine.models import ModelStore
 
 def main() -> int:
     target_dir = Path(sys.argv[1])
+    target_dir.mkdir(parents=True, exist_ok=True)
+    shipped = onnx_path(LITE0, Path(__file__).resolve().parents[1] / "resources" / "models")
     target = onnx_path(LITE0, target_dir)
-    if not target.is_file():
+    if shipped.is_file():
+        print(f"shipped: {shipped}")
+    elif not target.is_file():
         export_encoder(LITE0, target, ModelStore())
-    print(target)
+        print(target)
     if "--bundle-optional" in sys.argv:
         from ndid_desktop.engine.models import MODEL_FILES
         from ndid_desktop.paths import data_dir, models_dir

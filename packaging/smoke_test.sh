@@ -33,11 +33,27 @@ import json, sys
 report = json.load(open(sys.argv[1]))
 groups = report["groups"]
 assert len(groups) == 3, groups
+stats = report["stats"]  # the shipped encoder on ONNX Runtime, not a fallback to hashes only
+assert stats["model_set"] == "standard" and stats["runtime"].startswith("onnxruntime"), stats
 for g in groups:
     assert g["keep"].endswith(".jpg") and "-small" not in g["keep"], g["keep"]
     assert len(g["members"]) == 2
 print("report checked: 3 groups, each keeping the full-size original")
 PY
+# A crop: the keypoint check (OpenCV, with its BLAS) must decide it.
+.venv/bin/python - "$PHOTOS" <<'PY'
+import sys
+from pathlib import Path
+from PIL import Image
+img = Image.open(Path(sys.argv[1]) / "photo0.jpg")
+w, h = img.size
+img.crop((w // 10, h // 10, w * 9 // 10, h * 9 // 10)).save(Path(sys.argv[1]) / "crop.jpg", quality=80)
+PY
+"$APP" --data-dir "$DATA" compare "$PHOTOS/photo0.jpg" "$PHOTOS/crop.jpg" > "$DATA/compare.txt"
+grep -q "^SAME PICTURE" "$DATA/compare.txt" && grep -Eq "keypoints in agreement +[1-9][0-9]{1,}" "$DATA/compare.txt" ||
+    { cat "$DATA/compare.txt"; echo "compare of a crop failed"; exit 1; }
+echo "crop compared: $(grep 'keypoints in agreement' "$DATA/compare.txt" | tr -s ' ')"
+[ ! -e "$(dirname "$APP")/ndid" ] || "$(dirname "$APP")/ndid" --version  # `ndid` link: the CLI
 QT_QPA_PLATFORM=offscreen "$APP" --data-dir "$DATA" --quit-after 1
 test -f "$DATA/settings.ini"
 echo "smoke test passed"

@@ -7,6 +7,10 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QIcon
 
 _START = time.perf_counter()
 
@@ -27,6 +31,21 @@ def seconds_since_process_start() -> float:
 
 def _report_shown(seconds: float) -> None:
     print(f"window shown {seconds:.2f} s after the process started", file=sys.stderr)
+
+
+def _app_icon() -> QIcon:
+    """The app icon from the packaged PNGs (resources/icons); empty if they are missing."""
+    from importlib import resources
+
+    from PySide6.QtGui import QIcon
+
+    icon = QIcon()
+    folder = resources.files("ndid_desktop.resources").joinpath("icons")
+    for size in (16, 32, 48, 64, 128, 256):
+        png = folder.joinpath(f"ndid-desktop-{size}.png")
+        if png.is_file():
+            icon.addFile(str(png))
+    return icon
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("NDID Desktop")
     app.setOrganizationName("ndid-desktop")
+    QApplication.setDesktopFileName("ndid-desktop")  # Wayland app id: the .desktop file name
+    QApplication.setWindowIcon(_app_icon())
     base = data_dir(args.data_dir)
     base.mkdir(parents=True, exist_ok=True)
     settings = QSettings(str(base / "settings.ini"), QSettings.Format.IniFormat)
