@@ -110,3 +110,14 @@ def test_models_lists_the_shipped_encoder_and_the_extra_torch_models_need(
     out = capsys.readouterr().out
     assert "ships with NDID" in out and "efficientnet-lite0-v1.onnx" in out
     assert "needs:   torch, which is not installed: install the 'thorough' extra" in out
+
+
+def test_output_cut_short_by_a_pipe_is_not_an_error(tmp_path: Path) -> None:
+    """`ndid models | head -1`: no traceback when the reader stops early."""
+    command = (
+        f"{sys.executable} -m ndid_desktop.cli.main --data-dir {tmp_path / 'd'} models | head -c 1"
+    )
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr

@@ -143,6 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ncancelled; what was read so far is cached for next time", file=sys.stderr)
         return EXIT_CANCELLED
+    except BrokenPipeError:  # `ndid models | head`: the reader has all it wanted
+        # Python flushes stdout at exit and would report the same broken pipe: point it at
+        # /dev/null first (the recipe in the signal module's documentation).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except EncoderUnavailableError as exc:  # a model's file or libraries are missing
         print(f"ndid: {exc}", file=sys.stderr)
         return EXIT_ERROR

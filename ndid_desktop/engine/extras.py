@@ -23,6 +23,11 @@ _DISTRIBUTIONS = {
 
 
 def install_hint(extra: str) -> str:
+    if getattr(sys, "frozen", False):  # the packaged app: nothing can be pip-installed into it
+        return (
+            f"the packaged app does not include the '{extra}' extra; use a source install: "
+            f"pip install 'ndid-desktop[{extra}]'"
+        )
     return f"install the '{extra}' extra: pip install 'ndid-desktop[{extra}]'"
 
 
