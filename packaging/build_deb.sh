@@ -45,7 +45,9 @@ GLIBC=$(find "$ROOT/opt" -type f \( -name '*.so*' -o -name ndid-desktop \) -exec
 # System libraries the bundle links to but does not carry (PyInstaller leaves out libc, libGL/EGL
 # and libxcb on purpose: they must match the machine's drivers and X server); the Wayland ones are
 # for the Wayland platform plugin (without them Qt uses X11). Fonts come from the system.
-DEPENDS="libc6 (>= ${GLIBC:-2.36}), libgl1, libegl1, libxcb1, libfontconfig1"
+# The xcb helper libraries of Qt's X11 plugin are bundled when the build machine has them; they
+# are named too, so that a build made where they were missing still runs.
+DEPENDS="libc6 (>= ${GLIBC:-2.36}), libgl1, libegl1, libxcb1, libfontconfig1, libxcb-cursor0, libxkbcommon-x11-0, libxcb-icccm4, libxcb-keysyms1"
 RECOMMENDS="libwayland-client0, libwayland-cursor0, libwayland-egl1, fonts-dejavu-core | fonts-freefont-ttf, xdg-desktop-portal"
 cat > "$ROOT/DEBIAN/control" <<EOF
 Package: ndid-desktop
