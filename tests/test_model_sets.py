@@ -101,7 +101,7 @@ def test_thorough_runs_clip_only_for_gated_pairs(
     assert 0 < stats.gated_pairs < stats.candidate_pairs
     assert 0 < stats.gate_images < stats.images_used  # CLIP saw only images of gated pairs
     gated = [m for g in report.groups for m in g.duplicates if m.signals.get("gated")]
-    assert all("gate_cosine" in m.signals for m in gated)
+    assert gated and all("gate_cosine" in m.signals for m in gated)
     # A re-scan reads the CLIP vectors from the cache: the gate encoder is not called again.
     calls = gate.calls
     again = scan([Root(root)], config, encoder=PixelEncoder(RESNET50), gate_encoder=gate)
