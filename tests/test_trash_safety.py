@@ -651,3 +651,23 @@ def test_a_trash_that_cannot_be_reached_does_not_blame_the_photo(
                        journal, no_home, lambda p: None)  # fmt: skip
     assert outcomes[0].status == "error" and "trash cannot be reached" in outcomes[0].message
     assert dup.exists()
+
+
+def test_moving_does_not_read_again_what_the_plan_just_hashed_unless_it_changed(
+    lib: Path, records: Path, journal: Journal, fake: FakeTrash, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ndid_desktop.engine.actions import checks
+
+    dups, plan = _keeper_and_three_copies(lib, records)
+    read: list[str] = []
+    real_fingerprint = checks.fingerprint_file
+
+    def counting(path: str) -> str:
+        read.append(path)
+        return real_fingerprint(path)
+
+    monkeypatch.setattr(checks, "fingerprint_file", counting)
+    dups[2].write_bytes(dups[2].read_bytes())  # same bytes, but written: its ctime moves
+    outcomes = _run(plan, journal, fake)
+    assert [o.status for o in outcomes] == ["trashed"] * 3
+    assert read == [str(dups[2])]  # only the file written since the plan is hashed again

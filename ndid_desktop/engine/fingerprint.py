@@ -23,7 +23,3 @@ def fingerprint_file(path: str | os.PathLike[str]) -> str:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
     return PREFIX + digest.hexdigest()
-
-
-def fingerprint_bytes(data: bytes) -> str:
-    return PREFIX + xxhash.xxh3_128_hexdigest(data)

@@ -29,10 +29,11 @@ def inside(real: str, roots: Sequence[str]) -> bool:
 @dataclass
 class FileChecker:
     """Checks files against the scan record. Fingerprints are recomputed unless the file's full
-    stat, ctime included (which no tool can set back), is the one just hashed in this run."""
+    stat, ctime included (which no tool can set back), is one already hashed by this checker or
+    by the plan it continues (``hashed``): any write since would have changed it."""
 
     roots: Sequence[str]
-    _hashed: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    hashed: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def problem(self, f: RecordedFile) -> str | None:
         if os.path.islink(f.path):
@@ -60,7 +61,7 @@ class FileChecker:
 
     def _content_problem(self, f: RecordedFile, st: os.stat_result) -> str | None:
         identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        if self._hashed.get(f.real) == identity:
+        if self.hashed.get(f.real) == identity:
             return None
         if not f.fingerprint:
             return "the scan recorded no fingerprint of it; scan again"
@@ -70,7 +71,7 @@ class FileChecker:
             return f"it cannot be read ({exc.strerror or exc})"
         if current != f.fingerprint:
             return "its content changed since the scan"
-        self._hashed[f.real] = identity
+        self.hashed[f.real] = identity
         return None
 
 

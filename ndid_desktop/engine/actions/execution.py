@@ -74,7 +74,7 @@ class _Run:
         self.journal = journal
         self.trash = trash
         self.batch = uuid.uuid4().hex
-        self.checker = FileChecker(plan.roots)
+        self.checker = FileChecker(plan.roots, dict(plan.hashed))
         self.moved: set[str] = set()
 
     def all(self) -> list[Outcome]:

@@ -88,15 +88,12 @@ class Journal:
 
     def read(self) -> JournalReading:
         try:
-            st = os.stat(self.path)
+            # Checked first: a journal linked to a device (/dev/zero) would be read forever.
+            if not stat.S_ISREG(os.stat(self.path).st_mode):
+                return JournalReading((), 0, f"{self.path} is not a regular file")
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return JournalReading((), 0)
-        except OSError as exc:
-            return JournalReading((), 0, f"{self.path} cannot be read ({exc.strerror or exc})")
-        if not stat.S_ISREG(st.st_mode):
-            return JournalReading((), 0, f"{self.path} is not a regular file")
-        try:
-            raw = self.path.read_bytes()
         except OSError as exc:
             return JournalReading((), 0, f"{self.path} cannot be read ({exc.strerror or exc})")
         entries: dict[str, JournalEntry] = {}

@@ -10,8 +10,8 @@ request with a sentence: that is an edited or foreign report, not a choice.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from .checks import FileChecker, inside, same_file
 from .scan_record import RecordedFile, ScanRecord
@@ -48,14 +48,12 @@ class TrashPlan:
     roots: tuple[str, ...]  # canonical: nothing outside them moves
     trash: tuple[PlannedFile, ...]
     refused: tuple[Refusal, ...]
+    # The stats whose bytes the plan hashed, so that moving them need not read them again.
+    hashed: Mapping[str, tuple[int, ...]] = field(default_factory=dict, compare=False)
 
     @property
     def bytes(self) -> int:
         return sum(p.file.size for p in self.trash)
-
-    @property
-    def keepers(self) -> frozenset[str]:
-        return frozenset(p.keeper.real for p in self.trash)
 
 
 @dataclass(frozen=True)
@@ -90,7 +88,9 @@ def plan_trash(
                 trash[member.real] = PlannedFile(member, group.keeper)
             else:
                 refused.append(Refusal(member.path, reason))
-    return TrashPlan(record.scan_id, scope, tuple(trash.values()), tuple(refused))
+    return TrashPlan(
+        record.scan_id, scope, tuple(trash.values()), tuple(refused), dict(checker.hashed)
+    )
 
 
 def _narrowed_roots(record: ScanRecord, roots: Sequence[str] | None) -> tuple[str, ...]:
