@@ -46,13 +46,13 @@ def peak_kb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 from pathlib import Path
 from ndid_desktop.engine.config import ScanConfig
-from ndid_desktop.engine.features import extract_chunk
-from ndid_desktop.engine import decode as decode_module
+from ndid_desktop.engine.features.extract import extract_chunk
+from ndid_desktop.engine.files import decode as decode_module
 path, small, onnx = sys.argv[1], sys.argv[2], Path(sys.argv[3]) if sys.argv[3] else None
 budget = int(sys.argv[4]) if sys.argv[4] else ScanConfig().max_decode_bytes
 spec = None
 if onnx is not None:
-    from ndid_desktop.engine.encoders import LITE0 as spec
+    from ndid_desktop.engine.features.encoders import LITE0 as spec
     extract_chunk([small] * 8, spec, onnx, budget)  # the session a worker keeps between chunks
 baseline = peak_kb()
 try:

@@ -21,7 +21,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ndid_desktop.engine.hashes import (
+from ndid_desktop.engine.features.hashes import (
     _DCT8,
     HASH_BYTES,
     HASH_KINDS,

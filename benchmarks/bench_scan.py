@@ -64,7 +64,7 @@ def synthesise(photos: Path, work: Path, count: int, size: tuple[int, int]) -> l
 
 
 def _decode_only(path: str) -> int:
-    from ndid_desktop.engine.decode import decode
+    from ndid_desktop.engine.files.decode import decode
 
     return decode(path).image.width
 
@@ -88,12 +88,12 @@ def run_scan(folder: Path, cache: Path, model_set: str, models: Path) -> tuple[f
 
 
 def encoder_only(args: argparse.Namespace, files: list[Path], floor: float) -> int:
-    from ndid_desktop.engine.cache import FeatureCache
     from ndid_desktop.engine.config import Root, ScanConfig
-    from ndid_desktop.engine.discover import discover
-    from ndid_desktop.engine.encoders import SPECS, build_encoder
-    from ndid_desktop.engine.features import compute_features
-    from ndid_desktop.engine.models import ModelStore
+    from ndid_desktop.engine.features.cache import FeatureCache
+    from ndid_desktop.engine.features.encoders import SPECS, build_encoder
+    from ndid_desktop.engine.features.extract import compute_features
+    from ndid_desktop.engine.features.model_store import ModelStore
+    from ndid_desktop.engine.files.discover import discover
 
     spec = SPECS[args.encoder_only]
     models = args.work / "models"
@@ -121,7 +121,7 @@ def _random_weights(spec: object, target: Path) -> None:
         return
     import torch
 
-    from ndid_desktop.engine import backbones
+    from ndid_desktop.engine.features import backbones
 
     name = getattr(spec, "name", "")
     if name == "resnet50":
@@ -176,8 +176,8 @@ def main() -> int:
         leftover.unlink()
     models = args.work / "models"
     # The one-time ONNX export (torch, ~10 s) is a first-run cost, not a scan cost: do it first.
-    from ndid_desktop.engine.encoders import LITE0
-    from ndid_desktop.engine.features import prepare_onnx
+    from ndid_desktop.engine.features.encoders import LITE0
+    from ndid_desktop.engine.features.extract import prepare_onnx
 
     prepare_onnx(LITE0, models)
     first, report = run_scan(folder, cache, args.model_set, models)

@@ -11,8 +11,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from ndid_desktop.engine.encoders import LITE0, export_encoder, onnx_path
-from ndid_desktop.engine.models import ModelStore
+from ndid_desktop.engine.features.encoders import LITE0, export_encoder, onnx_path
+from ndid_desktop.engine.features.model_store import ModelStore
 
 
 def main() -> int:
@@ -26,7 +26,7 @@ def main() -> int:
         export_encoder(LITE0, target, ModelStore())
         print(target)
     if "--bundle-optional" in sys.argv:
-        from ndid_desktop.engine.models import MODEL_FILES
+        from ndid_desktop.engine.features.model_store import MODEL_FILES
         from ndid_desktop.paths import data_dir, models_dir
 
         store = ModelStore(user_dir=models_dir(data_dir()))

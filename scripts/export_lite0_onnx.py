@@ -17,8 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ndid_desktop.engine.encoders import LITE0, SHA256SUMS, export_encoder, onnx_path
-from ndid_desktop.engine.models import ModelStore, sha256_of
+from ndid_desktop.engine.features.encoders import LITE0, SHA256SUMS, export_encoder, onnx_path
+from ndid_desktop.engine.features.model_store import ModelStore, sha256_of
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources" / "models"
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ndid_desktop.engine.attacks import EDITS_BY_NAME, ManifestRow, make_dataset
-from ndid_desktop.engine.encoders import LITE0, Encoder, build_encoder
+from ndid_desktop.engine.evaluation.attacks import EDITS_BY_NAME, ManifestRow, make_dataset
+from ndid_desktop.engine.features.encoders import LITE0, Encoder, build_encoder
 
 DEV_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "dev-photos"
 

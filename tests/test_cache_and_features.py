@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from ndid_desktop.engine.cache import FeatureCache
 from ndid_desktop.engine.config import Root, ScanConfig
-from ndid_desktop.engine.discover import discover
-from ndid_desktop.engine.encoders import LITE0, Encoder
-from ndid_desktop.engine.features import compute_features
-from ndid_desktop.engine.fingerprint import fingerprint_file
+from ndid_desktop.engine.features.cache import FeatureCache
+from ndid_desktop.engine.features.encoders import LITE0, Encoder
+from ndid_desktop.engine.features.extract import compute_features
+from ndid_desktop.engine.files.discover import discover
+from ndid_desktop.engine.files.fingerprint import fingerprint_file
 from ndid_desktop.engine.progress import CancelToken, ProgressEvent, ScanCancelled
 from ndid_desktop.engine.report import from_json, to_json
 from ndid_desktop.engine.types import Group, ImageInfo, Member, ScanReport, ScanStats
@@ -87,7 +87,7 @@ def test_workers_give_the_same_features_as_in_process(tmp_path: Path, encoder: E
     with FeatureCache(None) as cache:
         config = ScanConfig(workers=1)
         found = discover([Root(tmp_path / "lib")], config)
-        from ndid_desktop.engine import features as features_module
+        from ndid_desktop.engine.features import extract as features_module
 
         inline = [
             features_module.extract(e.path, LITE0, config.max_decode_bytes) for e in found.files
@@ -111,7 +111,7 @@ def test_schema_change_drops_old_rows(tmp_path: Path) -> None:
 def test_two_encoders_keep_their_vectors_apart(tmp_path: Path) -> None:
     import numpy as np
 
-    from ndid_desktop.engine.cache import CachedImage
+    from ndid_desktop.engine.features.cache import CachedImage
     from ndid_desktop.engine.types import FileEntry, ImageInfo
 
     entry = FileEntry("/x/a.jpg", "/x", False, 10, 20)

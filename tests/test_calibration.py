@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from ndid_desktop.cli.main import main
-from ndid_desktop.engine.attacks import EDITS_BY_NAME, make_dataset
-from ndid_desktop.engine.cache import FeatureCache
-from ndid_desktop.engine.calibrate import fit_calibration, labelled_pairs
 from ndid_desktop.engine.config import ScanConfig
-from ndid_desktop.engine.decision import LogisticStage
-from ndid_desktop.engine.pair_metrics import brier
+from ndid_desktop.engine.evaluation.attacks import EDITS_BY_NAME, make_dataset
+from ndid_desktop.engine.evaluation.calibrate import fit_calibration, labelled_pairs
+from ndid_desktop.engine.evaluation.pair_metrics import brier
+from ndid_desktop.engine.features.cache import FeatureCache
+from ndid_desktop.engine.match.decision import LogisticStage
 
 from .conftest import dev_photos
 

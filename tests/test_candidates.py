@@ -1,8 +1,12 @@
 import numpy as np
 
-from ndid_desktop.engine.candidates import embedding_neighbours, find_candidates, hash_neighbours
 from ndid_desktop.engine.config import ScanConfig
-from ndid_desktop.engine.hashes import compute_hashes
+from ndid_desktop.engine.features.hashes import compute_hashes
+from ndid_desktop.engine.match.candidates import (
+    embedding_neighbours,
+    find_candidates,
+    hash_neighbours,
+)
 
 from .conftest import textured
 

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from ndid_desktop.engine.decision import CalibrationError, load_calibration
-from ndid_desktop.engine.encoders import LITE0
+from ndid_desktop.engine.features.encoders import LITE0
+from ndid_desktop.engine.match.decision import CalibrationError, load_calibration
 from ndid_desktop.engine.types import PairSignals
 
 

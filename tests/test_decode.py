@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ndid_desktop.engine.decode import DecodeError, decode, estimate_jpeg_quality
+from ndid_desktop.engine.files.decode import DecodeError, decode, estimate_jpeg_quality
 
 from .conftest import textured
 
@@ -42,7 +42,7 @@ def test_first_frame_of_an_animation_and_transparency(tmp_path: Path) -> None:
 
 def test_heic_is_read_through_pillow_heif(tmp_path: Path) -> None:
     pytest.importorskip("pillow_heif")
-    from ndid_desktop.engine.decode import register_plugins
+    from ndid_desktop.engine.files.decode import register_plugins
 
     register_plugins()
     textured(3).save(tmp_path / "a.heic", "HEIF", quality=80)

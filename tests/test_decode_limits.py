@@ -11,7 +11,9 @@ from PIL import Image, PngImagePlugin
 
 from ndid_desktop.engine.compare import compare
 from ndid_desktop.engine.config import ScanConfig
-from ndid_desktop.engine.decode import (
+from ndid_desktop.engine.features.encoders import LITE0, model_input
+from ndid_desktop.engine.features.hashes import compute_hashes
+from ndid_desktop.engine.files.decode import (
     DecodeError,
     decode,
     estimate_decode_bytes,
@@ -19,8 +21,6 @@ from ndid_desktop.engine.decode import (
     register_plugins,
     to_small_rgb,
 )
-from ndid_desktop.engine.encoders import LITE0, model_input
-from ndid_desktop.engine.hashes import compute_hashes
 
 from .conftest import textured
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from ndid_desktop.engine.config import Root, ScanConfig
-from ndid_desktop.engine.discover import RootNotFoundError, discover
+from ndid_desktop.engine.files.discover import RootNotFoundError, discover
 
 from .conftest import textured
 

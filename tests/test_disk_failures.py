@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from ndid_desktop.cli.main import main
-from ndid_desktop.engine import cache as cache_module
-from ndid_desktop.engine.cache import CachedImage, FeatureCache
 from ndid_desktop.engine.config import Root, ScanConfig
-from ndid_desktop.engine.discover import discover
-from ndid_desktop.engine.features import compute_features
+from ndid_desktop.engine.features import cache as cache_module
+from ndid_desktop.engine.features.cache import CachedImage, FeatureCache
+from ndid_desktop.engine.features.extract import compute_features
+from ndid_desktop.engine.files.discover import discover
 from ndid_desktop.engine.progress import ProgressEvent
 from ndid_desktop.engine.types import FileEntry, ImageInfo
 
@@ -264,7 +264,7 @@ def test_report_on_a_full_disk_exits_1_with_one_line_and_keeps_the_old_report(
 def test_model_export_on_a_full_disk_exits_1_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ndid_desktop.engine import features
+    from ndid_desktop.engine.features import extract as features
 
     lib = _photo_library(tmp_path / "lib", 2)
     onnx = tmp_path / "data" / "models" / "efficientnet-lite0-v1.onnx"

@@ -8,9 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ndid_desktop.engine.encoders import CLIP_B32, LITE0, RESNET50, build_encoder, model_input
-from ndid_desktop.engine.models import ModelStore
-from ndid_desktop.engine.runtimes import AGREEMENT, TorchEncoder, agreement, bf16_is_native
+from ndid_desktop.engine.features.encoders import (
+    CLIP_B32,
+    LITE0,
+    RESNET50,
+    build_encoder,
+    model_input,
+)
+from ndid_desktop.engine.features.model_store import ModelStore
+from ndid_desktop.engine.features.runtimes import AGREEMENT, TorchEncoder, agreement, bf16_is_native
 
 from .conftest import dev_photos
 
@@ -21,7 +27,7 @@ def _photo_batch(spec, count: int = 8) -> np.ndarray:
 
 
 def test_lite0_onnx_runtime_agrees_with_torch_fp32_on_real_photos(tmp_path: Path) -> None:
-    from ndid_desktop.engine.lite0 import lite0_module
+    from ndid_desktop.engine.features.lite0 import lite0_module
 
     fast = build_encoder(LITE0, tmp_path)
     assert fast.runtime == "onnxruntime-fp32"
@@ -36,7 +42,7 @@ def test_lite0_onnx_runtime_agrees_with_torch_fp32_on_real_photos(tmp_path: Path
 def test_resnet50_loads_weights_from_the_models_folder(tmp_path: Path) -> None:
     import torch
 
-    from ndid_desktop.engine.backbones import resnet50_module
+    from ndid_desktop.engine.features.backbones import resnet50_module
 
     # Random weights saved in the layout torchvision's checkpoint has (this machine is offline).
     assert RESNET50.weights_file is not None
@@ -61,7 +67,7 @@ def _fc_keys() -> dict:
 def test_resnet50_bf16_agrees_with_fp32_on_real_photos() -> None:
     if not bf16_is_native():
         pytest.skip("this CPU has no native bf16")
-    from ndid_desktop.engine.backbones import resnet50_module
+    from ndid_desktop.engine.features.backbones import resnet50_module
 
     module = resnet50_module(None)
     reference = TorchEncoder(RESNET50, module)
@@ -72,7 +78,7 @@ def test_resnet50_bf16_agrees_with_fp32_on_real_photos() -> None:
 
 
 def test_clip_image_tower_gives_512_unit_vectors() -> None:
-    from ndid_desktop.engine.backbones import clip_b32_module
+    from ndid_desktop.engine.features.backbones import clip_b32_module
 
     encoder = TorchEncoder(CLIP_B32, clip_b32_module(None))
     out = encoder.embed(_photo_batch(CLIP_B32, 2))

@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from ndid_desktop.engine.attacks import EDITS, EDITS_BY_NAME, ManifestRow, make_dataset, split_of
-from ndid_desktop.engine.evaluation import score_report
+from ndid_desktop.engine.evaluation.attacks import (
+    EDITS,
+    EDITS_BY_NAME,
+    ManifestRow,
+    make_dataset,
+    split_of,
+)
+from ndid_desktop.engine.evaluation.group_scores import score_report
 from ndid_desktop.engine.types import Group, ImageInfo, Member, ScanReport, ScanStats
 
 INFO = ImageInfo(10, 10, "JPEG")

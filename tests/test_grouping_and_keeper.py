@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import pytest
 
-from ndid_desktop.engine.grouping import build_groups, components
-from ndid_desktop.engine.keeper import Candidate, Geometry, choose_keeper
+from ndid_desktop.engine.groups.grouping import build_groups, components
+from ndid_desktop.engine.groups.keeper import Candidate, Geometry, choose_keeper
 from ndid_desktop.engine.types import FileEntry, ImageInfo
 
 BASE_INFO = ImageInfo(width=4000, height=3000, format="JPEG", jpeg_quality=92)

@@ -15,7 +15,7 @@ import scipy.fftpack
 from numpy.typing import NDArray
 from PIL import Image
 
-from ndid_desktop.engine.hashes import (
+from ndid_desktop.engine.features.hashes import (
     HASH_BYTES,
     HASH_KINDS,
     ORIENTATIONS,
@@ -160,7 +160,7 @@ def test_hashes_match_imagehash_bit_for_bit_on_edge_cases(name: str) -> None:
 
 def test_importing_hashes_pulls_in_neither_imagehash_nor_scipy_nor_pywavelets() -> None:
     code = (
-        "import sys, ndid_desktop.engine.hashes;"
+        "import sys, ndid_desktop.engine.features.hashes;"
         "print(sorted(m for m in ('imagehash', 'scipy', 'pywt') if m in sys.modules))"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from ndid_desktop.engine import Root, ScanConfig, scan
-from ndid_desktop.engine.attacks import ManifestRow
-from ndid_desktop.engine.encoders import CLIP_B32, RESNET50, EncoderSpec
-from ndid_desktop.engine.modelsets import model_set, model_store, resolve
+from ndid_desktop.engine.evaluation.attacks import ManifestRow
+from ndid_desktop.engine.features.encoders import CLIP_B32, RESNET50, EncoderSpec
+from ndid_desktop.engine.features.model_sets import model_set, model_store, resolve
 
 
 class PixelEncoder:

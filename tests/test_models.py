@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ndid_desktop.engine.models import (
+from ndid_desktop.engine.features.model_store import (
     ModelDownloadError,
     ModelFile,
     ModelMissingError,

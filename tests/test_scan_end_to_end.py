@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from ndid_desktop.engine import Root, ScanConfig, scan
-from ndid_desktop.engine.attacks import ManifestRow
-from ndid_desktop.engine.encoders import Encoder
-from ndid_desktop.engine.evaluation import score_report
+from ndid_desktop.engine.evaluation.attacks import ManifestRow
+from ndid_desktop.engine.evaluation.group_scores import score_report
+from ndid_desktop.engine.features.encoders import Encoder
 from ndid_desktop.engine.types import ScanReport
 
 PRECISION_FLOOR = 0.99  # measured 1.0
@@ -130,7 +130,7 @@ def test_not_duplicates_verdict_is_honoured_by_the_next_scan(
 ) -> None:
     from PIL import Image
 
-    from ndid_desktop.engine.verdicts import Verdicts
+    from ndid_desktop.engine.actions.verdicts import Verdicts
 
     from .conftest import dev_photos
 

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ndid_desktop.engine import encoders, features
-from ndid_desktop.engine.encoders import (
+from ndid_desktop.engine.errors import EncoderUnavailableError
+from ndid_desktop.engine.features import encoders
+from ndid_desktop.engine.features import extract as features
+from ndid_desktop.engine.features.encoders import (
     LITE0,
     build_encoder,
     export_encoder,
@@ -21,9 +23,8 @@ from ndid_desktop.engine.encoders import (
     shipped_models_dir,
     shipped_onnx,
 )
-from ndid_desktop.engine.errors import EncoderUnavailableError
-from ndid_desktop.engine.models import ModelStore, sha256_of
-from ndid_desktop.engine.runtimes import OrtEncoder
+from ndid_desktop.engine.features.model_store import ModelStore, sha256_of
+from ndid_desktop.engine.features.runtimes import OrtEncoder
 
 from .conftest import dev_photos
 

@@ -10,17 +10,18 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from ndid_desktop.engine import Root, ScanConfig, scan, verify
+from ndid_desktop.engine import Root, ScanConfig, scan
 from ndid_desktop.engine.compare import compare
-from ndid_desktop.engine.encoders import Encoder
-from ndid_desktop.engine.types import ScanReport
-from ndid_desktop.engine.verify import (
+from ndid_desktop.engine.features.encoders import Encoder
+from ndid_desktop.engine.match import verify
+from ndid_desktop.engine.match.verify import (
     MIN_KEYPOINT_SIDE,
     Verification,
     Verifier,
     detect,
     verify_images,
 )
+from ndid_desktop.engine.types import ScanReport
 
 from .conftest import dev_photos
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ndid_desktop.engine.actions import ScanRecord, load_record, record_scan
-from ndid_desktop.engine.fingerprint import fingerprint_file
+from ndid_desktop.engine.files.fingerprint import fingerprint_file
 from ndid_desktop.engine.report import to_json
 from ndid_desktop.engine.types import Group, ImageInfo, Member, ScanReport, ScanStats
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..paths import data_dir, scan_records_dir, user_action_lock
+from ndid_desktop.paths import data_dir, scan_records_dir, user_action_lock
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -47,14 +47,14 @@ def say(text: str, stream: TextIO | None = None) -> None:
 
 
 def _journal(args: argparse.Namespace) -> Any:
-    from ..engine.actions import Journal
+    from ndid_desktop.engine.actions import Journal
 
     return Journal(data_dir(args.data_dir) / "journal.jsonl", (user_action_lock(),))
 
 
 def run_trash(args: argparse.Namespace) -> int:
-    from ..engine.actions import PlanRejected, RecordError, plan_trash
-    from ..engine.actions.report_request import ReportError, read_report, trash_request
+    from ndid_desktop.engine.actions import PlanRejected, RecordError, plan_trash
+    from ndid_desktop.engine.actions.report_request import ReportError, read_report, trash_request
 
     try:
         request = trash_request(read_report(args.report), scan_records_dir(data_dir(args.data_dir)))
@@ -80,7 +80,7 @@ def run_trash(args: argparse.Namespace) -> int:
 
 
 def _execute(plan: Any, args: argparse.Namespace) -> int:
-    from ..engine.actions import ActionLockError, execute
+    from ndid_desktop.engine.actions import ActionLockError, execute
 
     try:
         outcomes = execute(plan, _journal(args))
@@ -95,7 +95,7 @@ def _execute(plan: Any, args: argparse.Namespace) -> int:
 
 
 def run_history(args: argparse.Namespace) -> int:
-    from ..engine.actions import ActionLockError, default_locator
+    from ndid_desktop.engine.actions import ActionLockError, default_locator
 
     journal = _journal(args)
     try:
@@ -122,7 +122,7 @@ def run_history(args: argparse.Namespace) -> int:
 
 
 def run_restore(args: argparse.Namespace) -> int:
-    from ..engine.actions import restore
+    from ndid_desktop.engine.actions import restore
 
     message = restore(args.path)
     say(message)

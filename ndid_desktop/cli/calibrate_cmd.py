@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..engine.config import MODEL_SETS
-from ..paths import data_dir, models_dir
+from ndid_desktop.engine.config import MODEL_SETS
+from ndid_desktop.paths import data_dir, models_dir
 
 
 def add_calibrate_parser(sub: Any) -> None:
@@ -92,13 +92,13 @@ def add_eval_parser(sub: Any) -> None:
     score.add_argument("--threshold", type=float, default=None)
     score.add_argument("--markdown", type=Path, default=None, help="also write the summary here")
     score.set_defaults(handler=run_score)
-    from .eval_report import add_report_parser
+    from ndid_desktop.cli.eval_report import add_report_parser
 
     add_report_parser(esub)
 
 
 def _photos(folder: Path, split: str, limit: int | None) -> list[Path]:
-    from ..engine.attacks import split_of
+    from ndid_desktop.engine.evaluation.attacks import split_of
 
     exts = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".heic"}
     photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in exts)
@@ -108,7 +108,7 @@ def _photos(folder: Path, split: str, limit: int | None) -> list[Path]:
 
 
 def run_make_dataset(args: argparse.Namespace) -> int:
-    from ..engine.attacks import make_dataset
+    from ndid_desktop.engine.evaluation.attacks import make_dataset
 
     photos = _photos(args.photos, args.split, args.max_photos)
     if args.distractors >= len(photos):
@@ -127,10 +127,10 @@ def run_make_dataset(args: argparse.Namespace) -> int:
 def _auto_sources(folder: Path, limit: int) -> list[Path]:
     """A deterministic sample of distinct photos from a user's folder: near-identical photos
     (which a library may already hold) are dropped, or they would be labelled 'different'."""
-    from ..engine.config import Root, ScanConfig
-    from ..engine.decode import DecodeError, decode
-    from ..engine.discover import discover
-    from ..engine.hashes import compute_hashes, hamming
+    from ndid_desktop.engine.config import Root, ScanConfig
+    from ndid_desktop.engine.features.hashes import compute_hashes, hamming
+    from ndid_desktop.engine.files.decode import DecodeError, decode
+    from ndid_desktop.engine.files.discover import discover
 
     files = discover([Root(folder)], ScanConfig()).files
     ranked = sorted(files, key=lambda f: hashlib.sha256(f.path.encode(errors="replace")).digest())
@@ -153,9 +153,9 @@ def _auto_sources(folder: Path, limit: int) -> list[Path]:
 def _missing_for_calibrate(model_set: str) -> str | None:
     """What `ndid calibrate` lacks here: scikit-learn fits the model (scans only read its
     JSON); the thorough set's models also need torch."""
-    from ..engine.encoders import missing_libraries
-    from ..engine.extras import CALIBRATE, lacking
-    from ..engine.modelsets import model_set as model_set_named
+    from ndid_desktop.engine.extras import CALIBRATE, lacking
+    from ndid_desktop.engine.features.encoders import missing_libraries
+    from ndid_desktop.engine.features.model_sets import model_set as model_set_named
 
     problem = lacking(["sklearn"], CALIBRATE)
     if problem is not None:
@@ -175,13 +175,13 @@ def _keep_previous(path: Path) -> None:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    from ..engine.attacks import make_dataset
-    from ..engine.cache import FeatureCache
-    from ..engine.calibrate import labelled_pairs
-    from ..engine.config import ScanConfig
-    from ..engine.decision import CalibrationError, bundled_calibration_name
-    from ..paths import calibration_dir
-    from .progress import TerminalProgress
+    from ndid_desktop.cli.progress import TerminalProgress
+    from ndid_desktop.engine.config import ScanConfig
+    from ndid_desktop.engine.evaluation.attacks import make_dataset
+    from ndid_desktop.engine.evaluation.calibrate import labelled_pairs
+    from ndid_desktop.engine.features.cache import FeatureCache
+    from ndid_desktop.engine.match.decision import CalibrationError, bundled_calibration_name
+    from ndid_desktop.paths import calibration_dir
 
     if (args.auto is None) == (args.photos is None):
         print("ndid: give either --auto PHOTO_FOLDER or --photos DIR --out FILE", file=sys.stderr)
@@ -218,7 +218,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         if not (dataset / "manifest.json").exists():
             print(f"making edited copies of {len(sources)} photos...", file=sys.stderr)
             make_dataset(sources, dataset, edits_per_photo=args.edits_per_photo, seed=args.seed)
-        from ..engine.attacks import read_manifest
+        from ndid_desktop.engine.evaluation.attacks import read_manifest
 
         rows = read_manifest(dataset)
         config = ScanConfig(model_set=args.model_set, models_dir=data_dir(args.data_dir) / "models")
@@ -247,10 +247,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
 
 def _fit(data: Any, args: argparse.Namespace, cache: Any, progress: Any) -> Any:
-    from ..engine.calibrate import fit_calibration
-    from ..engine.modelsets import model_set
-    from ..engine.scoring import CachedVerification
-    from ..engine.verify import NO_MATCH, Verifier
+    from ndid_desktop.engine.evaluation.calibrate import fit_calibration
+    from ndid_desktop.engine.features.model_sets import model_set
+    from ndid_desktop.engine.match.scoring import CachedVerification
+    from ndid_desktop.engine.match.verify import NO_MATCH, Verifier
 
     chosen = model_set(args.model_set)
     source = (
@@ -270,9 +270,9 @@ def _fit(data: Any, args: argparse.Namespace, cache: Any, progress: Any) -> Any:
 
 def _gate_vectors(data: Any, spec: Any, args: argparse.Namespace, cache: Any) -> Any:
     """The gate encoder's vectors for candidates, embedded on first use (through the cache)."""
-    from ..engine.config import ScanConfig
-    from ..engine.features import compute_features
-    from ..engine.scoring import GateVectors
+    from ndid_desktop.engine.config import ScanConfig
+    from ndid_desktop.engine.features.extract import compute_features
+    from ndid_desktop.engine.match.scoring import GateVectors
 
     entries = data.features.entries
     config = ScanConfig(model_set=args.model_set, models_dir=models_dir(data_dir(args.data_dir)))
@@ -287,11 +287,11 @@ def _gate_vectors(data: Any, spec: Any, args: argparse.Namespace, cache: Any) ->
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from ..engine.attacks import read_manifest
-    from ..engine.config import Root, ScanConfig
-    from ..engine.evaluation import format_score, score_report
-    from ..engine.pipeline import scan
-    from .progress import TerminalProgress
+    from ndid_desktop.cli.progress import TerminalProgress
+    from ndid_desktop.engine.config import Root, ScanConfig
+    from ndid_desktop.engine.evaluation.attacks import read_manifest
+    from ndid_desktop.engine.evaluation.group_scores import format_score, score_report
+    from ndid_desktop.engine.pipeline import scan
 
     rows = read_manifest(args.dataset)
     config = ScanConfig(

@@ -24,19 +24,24 @@ def add_report_parser(esub: Any) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from ..engine.attacks import read_manifest
-    from ..engine.cache import FeatureCache
-    from ..engine.calibrate import labelled_pairs
-    from ..engine.config import Root, ScanConfig
-    from ..engine.decision import load_calibration
-    from ..engine.evaluation import format_score, score_report
-    from ..engine.extras import CALIBRATE, lacking
-    from ..engine.modelsets import model_set
-    from ..engine.pair_metrics import brier, curve, reliability, staged_probabilities
-    from ..engine.pipeline import scan
-    from ..engine.scoring import CachedVerification, with_verification
-    from ..engine.verify import NO_MATCH, Verifier
-    from ..paths import data_dir, models_dir
+    from ndid_desktop.engine.config import Root, ScanConfig
+    from ndid_desktop.engine.evaluation.attacks import read_manifest
+    from ndid_desktop.engine.evaluation.calibrate import labelled_pairs
+    from ndid_desktop.engine.evaluation.group_scores import format_score, score_report
+    from ndid_desktop.engine.evaluation.pair_metrics import (
+        brier,
+        curve,
+        reliability,
+        staged_probabilities,
+    )
+    from ndid_desktop.engine.extras import CALIBRATE, lacking
+    from ndid_desktop.engine.features.cache import FeatureCache
+    from ndid_desktop.engine.features.model_sets import model_set
+    from ndid_desktop.engine.match.decision import load_calibration
+    from ndid_desktop.engine.match.scoring import CachedVerification, with_verification
+    from ndid_desktop.engine.match.verify import NO_MATCH, Verifier
+    from ndid_desktop.engine.pipeline import scan
+    from ndid_desktop.paths import data_dir, models_dir
 
     problem = lacking(["matplotlib"], CALIBRATE)
     if problem is not None:  # said before the scan, not after it
@@ -130,7 +135,7 @@ def _plots(curves: dict[str, Any], final: Any, y: Any, group_score: Any, out: Pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..engine.pair_metrics import reliability
+    from ndid_desktop.engine.evaluation.pair_metrics import reliability
 
     paths = []
     fig, ax = plt.subplots(figsize=(7, 5))

@@ -11,10 +11,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .. import __version__
-from ..engine.config import MODEL_SETS, Root, ScanConfig
-from ..engine.progress import CancelToken
-from ..paths import (
+from ndid_desktop import __version__
+from ndid_desktop.engine.config import MODEL_SETS, Root, ScanConfig
+from ndid_desktop.engine.progress import CancelToken
+from ndid_desktop.paths import (
     bundled_models_dir,
     cache_path,
     calibration_dir,
@@ -119,9 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--json", action="store_true", help="print JSON instead of prose")
     _add_scan_options(compare)
 
-    from .actions_cmd import add_action_parsers
-    from .calibrate_cmd import add_calibrate_parser, add_eval_parser
-    from .models_cmd import add_models_parser
+    from ndid_desktop.cli.actions_cmd import add_action_parsers
+    from ndid_desktop.cli.calibrate_cmd import add_calibrate_parser, add_eval_parser
+    from ndid_desktop.cli.models_cmd import add_models_parser
 
     add_calibrate_parser(sub)
     add_eval_parser(sub)
@@ -136,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    from ..engine.errors import EncoderUnavailableError
+    from ndid_desktop.engine.errors import EncoderUnavailableError
 
     try:
         return int(args.handler(args)) if hasattr(args, "handler") else _dispatch(args)
@@ -174,7 +174,7 @@ def _storage_failure(
     """The one-line explanation of a write the disk refused, or None for any other error."""
     data = getattr(args, "data_dir", None) or data_dir()
     if isinstance(exc, sqlite3.OperationalError):
-        from ..engine.cache import is_disk_full
+        from ndid_desktop.engine.features.cache import is_disk_full
 
         if not is_disk_full(exc):
             return None
@@ -211,12 +211,12 @@ def _config(args: argparse.Namespace, **extra: object) -> ScanConfig:
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    from ..engine.decision import CalibrationError
-    from ..engine.discover import RootNotFoundError
-    from ..engine.pipeline import scan
-    from ..engine.progress import ScanCancelled
-    from ..engine.report import write_csv, write_json
-    from .progress import TerminalProgress
+    from ndid_desktop.cli.progress import TerminalProgress
+    from ndid_desktop.engine.files.discover import RootNotFoundError
+    from ndid_desktop.engine.match.decision import CalibrationError
+    from ndid_desktop.engine.pipeline import scan
+    from ndid_desktop.engine.progress import ScanCancelled
+    from ndid_desktop.engine.report import write_csv, write_json
 
     cache = None if args.no_cache else cache_path(data_dir(args.data_dir))
     config = _config(
@@ -253,7 +253,7 @@ def _absolute(path: Path) -> Path:
 
 
 def _summary(report: object, quiet: bool) -> str:
-    from ..engine.types import ScanReport
+    from ndid_desktop.engine.types import ScanReport
 
     assert isinstance(report, ScanReport)
     s = report.stats
@@ -276,9 +276,9 @@ def _summary(report: object, quiet: bool) -> str:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from ..engine.compare import compare
-    from ..engine.decision import CalibrationError
-    from ..engine.decode import DecodeError
+    from ndid_desktop.engine.compare import compare
+    from ndid_desktop.engine.files.decode import DecodeError
+    from ndid_desktop.engine.match.decision import CalibrationError
 
     try:
         result = compare(str(args.a), str(args.b), _config(args))
@@ -295,8 +295,8 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def _explain(c: object) -> str:
-    from ..engine.compare import Comparison
-    from ..engine.hashes import ORIENTATIONS
+    from ndid_desktop.engine.compare import Comparison
+    from ndid_desktop.engine.features.hashes import ORIENTATIONS
 
     assert isinstance(c, Comparison)
     s = c.signals

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from ..paths import bundled_models_dir, data_dir, models_dir
+from ndid_desktop.paths import bundled_models_dir, data_dir, models_dir
 
 
 def add_models_parser(sub: Any) -> None:
@@ -19,7 +19,7 @@ def add_models_parser(sub: Any) -> None:
 
 
 def _store(args: argparse.Namespace, allow_download: bool = False) -> Any:
-    from ..engine.models import ModelStore
+    from ndid_desktop.engine.features.model_store import ModelStore
 
     return ModelStore(
         user_dir=models_dir(data_dir(args.data_dir)),
@@ -29,8 +29,8 @@ def _store(args: argparse.Namespace, allow_download: bool = False) -> Any:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from ..engine.encoders import SPECS, missing_libraries
-    from ..engine.modelsets import MODEL_SETS
+    from ndid_desktop.engine.features.encoders import SPECS, missing_libraries
+    from ndid_desktop.engine.features.model_sets import MODEL_SETS
 
     store = _store(args)
     print(f"models folder: {store.user_dir}\n")
@@ -63,8 +63,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 def _print_shipped(spec: Any, store: Any) -> None:
     """A model that ships with NDID as an ONNX file: where it is, or how to make one."""
-    from ..engine.encoders import find_onnx, missing_libraries, shipped_onnx
-    from ..engine.errors import EncoderUnavailableError
+    from ndid_desktop.engine.errors import EncoderUnavailableError
+    from ndid_desktop.engine.features.encoders import find_onnx, missing_libraries, shipped_onnx
 
     try:
         found = find_onnx(spec, store.user_dir, store.bundled_dir)
@@ -85,8 +85,8 @@ def _print_shipped(spec: Any, store: Any) -> None:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    from ..engine.encoders import SPECS, missing_libraries
-    from ..engine.models import ModelDownloadError
+    from ndid_desktop.engine.features.encoders import SPECS, missing_libraries
+    from ndid_desktop.engine.features.model_store import ModelDownloadError
 
     spec = SPECS.get(args.name)
     if spec is None:

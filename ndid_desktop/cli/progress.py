@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from ..engine.progress import ProgressEvent
+from ndid_desktop.engine.progress import ProgressEvent
 
 STAGE_NAMES = {
     "discover": "Finding photos",

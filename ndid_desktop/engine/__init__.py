@@ -3,11 +3,11 @@
 Public entry points: :func:`scan` for a library, :func:`compare` for two files.
 """
 
-from .compare import Comparison, compare
-from .config import Root, ScanConfig
-from .pipeline import scan
-from .progress import CancelToken, ProgressEvent, ScanCancelled
-from .types import Group, Member, ScanReport, Skipped
+from ndid_desktop.engine.compare import Comparison, compare
+from ndid_desktop.engine.config import Root, ScanConfig
+from ndid_desktop.engine.pipeline import scan
+from ndid_desktop.engine.progress import CancelToken, ProgressEvent, ScanCancelled
+from ndid_desktop.engine.types import Group, Member, ScanReport, Skipped
 
 __all__ = [
     "CancelToken",

@@ -8,17 +8,17 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from .config import ScanConfig
-from .decode import DecodeError
-from .encoders import Encoder, EncoderSpec, build_encoder
-from .explain import describe_edit
-from .features import Extracted, extract, prepare_onnx
-from .models import ModelStore
-from .modelsets import model_store, resolve
-from .scoring import with_verification
-from .signals import measure
-from .types import ImageInfo, PairSignals
-from .verify import Verifier
+from ndid_desktop.engine.config import ScanConfig
+from ndid_desktop.engine.features.encoders import Encoder, EncoderSpec, build_encoder
+from ndid_desktop.engine.features.extract import Extracted, extract, prepare_onnx
+from ndid_desktop.engine.features.model_sets import model_store, resolve
+from ndid_desktop.engine.features.model_store import ModelStore
+from ndid_desktop.engine.files.decode import DecodeError
+from ndid_desktop.engine.groups.explain import describe_edit
+from ndid_desktop.engine.match.scoring import with_verification
+from ndid_desktop.engine.match.signals import measure
+from ndid_desktop.engine.match.verify import Verifier
+from ndid_desktop.engine.types import ImageInfo, PairSignals
 
 
 @dataclass(frozen=True)

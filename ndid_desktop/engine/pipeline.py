@@ -10,25 +10,25 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
-from .actions.scan_record import record_scan
-from .cache import FeatureCache
-from .candidates import find_candidates
-from .config import Root, ScanConfig
-from .decision import Calibration
-from .discover import discover
-from .encoders import Encoder
-from .explain import pair_reason
-from .features import FeatureSet, compute_features
-from .grouping import RawGroup, build_groups
-from .keeper import Candidate
-from .models import ModelStore
-from .modelsets import ModelSet, model_set, model_store, resolve
-from .progress import CancelToken, ProgressCallback, ProgressEvent, null_progress
-from .scoring import GateVectors, PairScorer
-from .signals import reversed_signals
-from .types import Group, Member, ScanReport, ScanStats, Skipped
-from .verdicts import Verdicts
-from .verify import Verifier, failure_warning, verify_in_parallel
+from ndid_desktop.engine.actions.scan_record import record_scan
+from ndid_desktop.engine.actions.verdicts import Verdicts
+from ndid_desktop.engine.config import Root, ScanConfig
+from ndid_desktop.engine.features.cache import FeatureCache
+from ndid_desktop.engine.features.encoders import Encoder
+from ndid_desktop.engine.features.extract import FeatureSet, compute_features
+from ndid_desktop.engine.features.model_sets import ModelSet, model_set, model_store, resolve
+from ndid_desktop.engine.features.model_store import ModelStore
+from ndid_desktop.engine.files.discover import discover
+from ndid_desktop.engine.groups.explain import pair_reason
+from ndid_desktop.engine.groups.grouping import RawGroup, build_groups
+from ndid_desktop.engine.groups.keeper import Candidate
+from ndid_desktop.engine.match.candidates import find_candidates
+from ndid_desktop.engine.match.decision import Calibration
+from ndid_desktop.engine.match.scoring import GateVectors, PairScorer
+from ndid_desktop.engine.match.signals import reversed_signals
+from ndid_desktop.engine.match.verify import Verifier, failure_warning, verify_in_parallel
+from ndid_desktop.engine.progress import CancelToken, ProgressCallback, ProgressEvent, null_progress
+from ndid_desktop.engine.types import Group, Member, ScanReport, ScanStats, Skipped
 
 
 class _Timer:

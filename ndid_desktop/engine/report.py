@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .types import Group, ImageInfo, Member, ScanReport, ScanStats, Skipped
+from ndid_desktop.engine.types import Group, ImageInfo, Member, ScanReport, ScanStats, Skipped
 
 REPORT_FORMAT = 1
 

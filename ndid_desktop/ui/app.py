@@ -49,8 +49,8 @@ def _app_icon() -> QIcon:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .. import __version__
-    from ..paths import data_dir, user_action_lock
+    from ndid_desktop import __version__
+    from ndid_desktop.paths import data_dir, user_action_lock
 
     parser = argparse.ArgumentParser(prog="ndid-desktop", description="NDID Desktop")
     parser.add_argument("--version", action="version", version=f"NDID Desktop {__version__}")
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from .main_window import AppContext, MainWindow
+    from ndid_desktop.ui.main_window import AppContext, MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("NDID Desktop")

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.types import Member
-from .group_delegate import human_size
+from ndid_desktop.engine.types import Member
+from ndid_desktop.ui.group_delegate import human_size
 
 VIEW_SIDE = 1200
 
@@ -35,7 +35,7 @@ def _qimage(array: np.ndarray) -> QImage:
 
 
 def load_rgb(path: str, side: int = VIEW_SIDE) -> np.ndarray:
-    from ..engine.decode import decode
+    from ndid_desktop.engine.files.decode import decode
 
     image = decode(path, min_side=side // 2).image
     image.thumbnail((side, side))

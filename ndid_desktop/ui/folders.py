@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.config import Root
+from ndid_desktop.engine.config import Root
 
 EXCLUDED_ROLE = Qt.ItemDataRole.UserRole + 1
 

@@ -10,9 +10,9 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from ..engine.types import Group
-from .groups_model import Roles
-from .thumbnails import ThumbnailCache
+from ndid_desktop.engine.types import Group
+from ndid_desktop.ui.groups_model import Roles
+from ndid_desktop.ui.thumbnails import ThumbnailCache
 
 CARD_W, CARD_H, PAD, HEADER = 176, 262, 8, 26
 
@@ -86,7 +86,7 @@ class GroupDelegate(QStyledItemDelegate):
     def _card(
         self, painter: QPainter, card: QRect, member: object, kept: bool, suggested: bool
     ) -> None:
-        from ..engine.types import Member
+        from ndid_desktop.engine.types import Member
 
         assert isinstance(member, Member)
         border = QColor("#2e7d32") if kept else QColor("#c62828")

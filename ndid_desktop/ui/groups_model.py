@@ -10,7 +10,7 @@ from enum import IntEnum
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
-from ..engine.types import Group, Member
+from ndid_desktop.engine.types import Group, Member
 
 Index = QModelIndex | QPersistentModelIndex
 

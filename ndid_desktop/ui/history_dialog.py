@@ -15,7 +15,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.actions import ActionLockError, Journal, JournalEntry, TrashLocator, restore
+from ndid_desktop.engine.actions import (
+    ActionLockError,
+    Journal,
+    JournalEntry,
+    TrashLocator,
+    restore,
+)
 
 
 class HistoryDialog(QDialog):
@@ -68,7 +74,7 @@ class HistoryDialog(QDialog):
             )
 
     def _reconcile(self) -> None:
-        from ..engine.actions import default_locator
+        from ndid_desktop.engine.actions import default_locator
 
         try:
             with self.journal.exclusive(wait=0):

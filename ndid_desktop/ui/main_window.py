@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.actions import (
+from ndid_desktop.engine.actions import (
     ActionLockError,
     GroupChoice,
     Journal,
@@ -39,17 +39,17 @@ from ..engine.actions import (
     load_record,
     plan_trash,
 )
-from ..engine.config import DEFAULT_EXTENSIONS, ScanConfig
-from ..engine.progress import ProgressEvent
-from ..engine.types import ScanReport
-from ..engine.verdicts import Verdicts
-from ..paths import bundled_models_dir, scan_records_dir
-from .folders import FolderPanel
-from .group_delegate import GroupDelegate, human_size
-from .groups_model import GroupListModel, Roles
-from .settings_dialog import SettingsDialog, UserSettings
-from .thumbnails import ThumbnailCache
-from .worker import ScanWorker
+from ndid_desktop.engine.actions.verdicts import Verdicts
+from ndid_desktop.engine.config import DEFAULT_EXTENSIONS, ScanConfig
+from ndid_desktop.engine.progress import ProgressEvent
+from ndid_desktop.engine.types import ScanReport
+from ndid_desktop.paths import bundled_models_dir, scan_records_dir
+from ndid_desktop.ui.folders import FolderPanel
+from ndid_desktop.ui.group_delegate import GroupDelegate, human_size
+from ndid_desktop.ui.groups_model import GroupListModel, Roles
+from ndid_desktop.ui.settings_dialog import SettingsDialog, UserSettings
+from ndid_desktop.ui.thumbnails import ThumbnailCache
+from ndid_desktop.ui.worker import ScanWorker
 
 STAGES = {
     "discover": "Finding photos",
@@ -221,8 +221,8 @@ class MainWindow(QMainWindow):
         )
 
     def edit_settings(self) -> None:
-        from ..engine.decision import CalibrationError
-        from ..engine.modelsets import model_store, resolve
+        from ndid_desktop.engine.features.model_sets import model_store, resolve
+        from ndid_desktop.engine.match.decision import CalibrationError
 
         config = self.scan_config()
         try:
@@ -363,7 +363,7 @@ class MainWindow(QMainWindow):
 
     # --- decisions
     def compare_selected(self, index: QModelIndex | None = None) -> None:
-        from .compare import CompareDialog
+        from ndid_desktop.ui.compare import CompareDialog
 
         rows = self._selected_rows()
         if not rows:
@@ -382,7 +382,7 @@ class MainWindow(QMainWindow):
         self.status.setText(self.tr("Remembered: these files are not duplicates."))
 
     def split_group(self) -> None:
-        from .split_dialog import SplitDialog
+        from ndid_desktop.ui.split_dialog import SplitDialog
 
         rows = self._selected_rows()
         if not rows:
@@ -485,12 +485,12 @@ class MainWindow(QMainWindow):
         )
         if not path:
             return
-        from ..engine.report import write_csv, write_json
+        from ndid_desktop.engine.report import write_csv, write_json
 
         (write_csv if path.endswith(".csv") else write_json)(self.report, Path(path))
 
     def show_history(self) -> None:
-        from .history_dialog import HistoryDialog
+        from ndid_desktop.ui.history_dialog import HistoryDialog
 
         HistoryDialog(self.journal, self.context.locate, self).exec()
 

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.config import DEFAULT_EXTENSIONS
+from ndid_desktop.engine.config import DEFAULT_EXTENSIONS
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ THUMB_SIDE = 160
 def load_qimage(path: str, side: int) -> QImage:
     """Decode with the engine's decoder (draft mode, EXIF orientation, HEIC, RAW preview):
     Qt's own readers know neither HEIC nor EXIF-less orientation consistently."""
-    from ..engine.decode import decode
+    from ndid_desktop.engine.files.decode import decode
 
     image = decode(path, min_side=side // 2).image
     image.thumbnail((side, side))

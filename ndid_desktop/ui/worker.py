@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
-from ..engine.config import Root, ScanConfig
-from ..engine.progress import CancelToken, ProgressEvent, ScanCancelled
+from ndid_desktop.engine.config import Root, ScanConfig
+from ndid_desktop.engine.progress import CancelToken, ProgressEvent, ScanCancelled
 
 
 class ScanWorker(QObject):
@@ -46,7 +46,9 @@ class ScanWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        from ..engine.pipeline import scan  # the heavy stack loads here, off the GUI thread
+        from ndid_desktop.engine.pipeline import (
+            scan,
+        )  # the heavy stack loads here, off the GUI thread
 
         try:
             report = scan(self.roots, self.config, self._report, self.token)

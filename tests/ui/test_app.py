@@ -16,7 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QSettings, Qt
 
-from ndid_desktop.engine.attacks import ManifestRow
+from ndid_desktop.engine.evaluation.attacks import ManifestRow
 from ndid_desktop.ui.groups_model import GroupListModel, Roles
 from ndid_desktop.ui.main_window import AppContext, MainWindow
 
@@ -83,7 +83,7 @@ def test_window_stays_responsive_and_cancel_stops_the_scan(
 
     from PySide6.QtCore import QTimer
 
-    from ndid_desktop.engine.cache import FeatureCache
+    from ndid_desktop.engine.features.cache import FeatureCache
     from ndid_desktop.ui.worker import ScanWorker
 
     # Cancel exactly as the Cancel button does (worker.cancel), at a known point of the scan:

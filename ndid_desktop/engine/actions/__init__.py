@@ -8,12 +8,25 @@ being moved itself; only files the scan recorded, inside the folders it scanned,
 reference folders, and unchanged since, ever move. One action runs at a time per data folder.
 """
 
-from .execution import Outcome, TrashFunction, default_locator, default_trash, execute
-from .journal import Journal, JournalEntry, JournalReading, TrashLocator
-from .lock import ActionBusyError, ActionLockError
-from .plan import GroupChoice, PlannedFile, PlanRejected, Refusal, TrashPlan, plan_trash
-from .restore import find_in_trash, restore
-from .scan_record import (
+from ndid_desktop.engine.actions.execution import (
+    Outcome,
+    TrashFunction,
+    default_locator,
+    default_trash,
+    execute,
+)
+from ndid_desktop.engine.actions.journal import Journal, JournalEntry, JournalReading, TrashLocator
+from ndid_desktop.engine.actions.lock import ActionBusyError, ActionLockError
+from ndid_desktop.engine.actions.plan import (
+    GroupChoice,
+    PlannedFile,
+    PlanRejected,
+    Refusal,
+    TrashPlan,
+    plan_trash,
+)
+from ndid_desktop.engine.actions.restore import find_in_trash, restore
+from ndid_desktop.engine.actions.scan_record import (
     RecordedFile,
     RecordError,
     ScanRecord,

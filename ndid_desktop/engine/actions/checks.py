@@ -11,8 +11,8 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..fingerprint import fingerprint_file
-from .scan_record import RecordedFile
+from ndid_desktop.engine.actions.scan_record import RecordedFile
+from ndid_desktop.engine.files.fingerprint import fingerprint_file
 
 
 def inside(real: str, roots: Sequence[str]) -> bool:

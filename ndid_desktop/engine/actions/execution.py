@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checks import FileChecker, same_file
-from .journal import LOCK_WAIT_SECONDS, Journal, TrashLocator
-from .lock import ActionLockError, LockHold
-from .plan import PlannedFile, TrashPlan
-from .restore import find_in_trash
+from ndid_desktop.engine.actions.checks import FileChecker, same_file
+from ndid_desktop.engine.actions.journal import LOCK_WAIT_SECONDS, Journal, TrashLocator
+from ndid_desktop.engine.actions.lock import ActionLockError, LockHold
+from ndid_desktop.engine.actions.plan import PlannedFile, TrashPlan
+from ndid_desktop.engine.actions.restore import find_in_trash
 
 TrashFunction = Callable[[str], None]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .lock import LockHold, hold_locks
+from ndid_desktop.engine.actions.lock import LockHold, hold_locks
 
 JOURNAL_VERSION = 2
 LOCK_WAIT_SECONDS = 30.0

@@ -13,8 +13,8 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .checks import FileChecker, inside, same_file
-from .scan_record import RecordedFile, ScanRecord
+from ndid_desktop.engine.actions.checks import FileChecker, inside, same_file
+from ndid_desktop.engine.actions.scan_record import RecordedFile, ScanRecord
 
 
 class PlanRejected(ValueError):

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .plan import GroupChoice, PlanRejected
-from .scan_record import ScanRecord, load_record
+from ndid_desktop.engine.actions.plan import GroupChoice, PlanRejected
+from ndid_desktop.engine.actions.scan_record import ScanRecord, load_record
 
 
 class ReportError(ValueError):

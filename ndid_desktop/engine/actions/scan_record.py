@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ..types import Member, ScanReport
+from ndid_desktop.engine.types import Member, ScanReport
 
 RECORD_FORMAT = 1
 KEEP_RECORDS = 30  # the newest scans a person may still act on; older ones are pruned

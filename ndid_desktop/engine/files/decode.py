@@ -26,8 +26,8 @@ from functools import cache
 import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
-from .config import MAX_DECODE_BYTES
-from .types import ImageInfo
+from ndid_desktop.engine.config import MAX_DECODE_BYTES
+from ndid_desktop.engine.types import ImageInfo
 
 # The features need a short side of at least 256 px (model input 224, hashes 64).
 FEATURE_DRAFT_SIZE = 256

@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 from numpy.typing import NDArray
 
-from .decode import decode
-from .hashes import ORIENTATIONS
+from ndid_desktop.engine.features.hashes import ORIENTATIONS
+from ndid_desktop.engine.files.decode import decode
 
 if TYPE_CHECKING:  # scoring imports this module; these names are for the checker only
     from concurrent.futures import Executor, Future
 
-    from .config import ScanConfig
-    from .progress import CancelToken, ProgressCallback
-    from .scoring import PairScorer
-    from .types import FileEntry
+    from ndid_desktop.engine.config import ScanConfig
+    from ndid_desktop.engine.match.scoring import PairScorer
+    from ndid_desktop.engine.progress import CancelToken, ProgressCallback
+    from ndid_desktop.engine.types import FileEntry
 
 VERIFY_SIDE = 512  # long side the verifier works at: enough keypoints, cheap to decode
 ORB_FEATURES = 1000  # matching cost grows with the square; 1500 doubled it for no decisions
@@ -279,7 +279,7 @@ ChunkResult: TypeAlias = Verification | CheckFailed | None  # None: a file vanis
 
 def _verify_chunk(jobs: list[tuple[str, str, int]]) -> list[ChunkResult]:
     """Run in a worker process: one keypoint cache for the whole chunk."""
-    from .decode import DecodeError
+    from ndid_desktop.engine.files.decode import DecodeError
 
     verifier = Verifier()
     out: list[ChunkResult] = []
@@ -315,8 +315,8 @@ def verify_in_parallel(
     import multiprocessing
     import os
 
-    from .progress import ProgressEvent
-    from .worker_lifetime import die_with_parent
+    from ndid_desktop.engine.progress import ProgressEvent
+    from ndid_desktop.engine.worker_lifetime import die_with_parent
 
     features, cache = scorer.features, scorer.cache
     jobs = []

@@ -21,10 +21,16 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from .errors import EncoderUnavailableError
-from .extras import THOROUGH, lacking
-from .models import CLIP_B32_FILE, RESNET50_FILE, ModelFile, ModelStore, sha256_of
-from .runtimes import (
+from ndid_desktop.engine.errors import EncoderUnavailableError
+from ndid_desktop.engine.extras import THOROUGH, lacking
+from ndid_desktop.engine.features.model_store import (
+    CLIP_B32_FILE,
+    RESNET50_FILE,
+    ModelFile,
+    ModelStore,
+    sha256_of,
+)
+from ndid_desktop.engine.features.runtimes import (
     AGREEMENT,
     OrtEncoder,
     TorchEncoder,
@@ -141,7 +147,7 @@ def reference_module(spec: EncoderSpec, store: ModelStore) -> torch.nn.Module:
     problem = missing_libraries(spec)
     if problem is not None:
         raise _unavailable(spec, problem)
-    from . import backbones, lite0
+    from ndid_desktop.engine.features import backbones, lite0
 
     builders: dict[str, Callable[[Path | None], torch.nn.Module]] = {
         LITE0.name: lambda _: lite0.lite0_module(),

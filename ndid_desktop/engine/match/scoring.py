@@ -8,15 +8,20 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from .cache import FeatureCache
-from .decision import Calibration
-from .decode import DecodeError
-from .features import FeatureSet
-from .keeper import Geometry
-from .signals import measure, reversed_signals
-from .types import FileEntry, PairSignals, ScoredPair
-from .verdicts import Verdicts
-from .verify import CheckFailed, Verification, VerificationFailure, Verifier
+from ndid_desktop.engine.actions.verdicts import Verdicts
+from ndid_desktop.engine.features.cache import FeatureCache
+from ndid_desktop.engine.features.extract import FeatureSet
+from ndid_desktop.engine.files.decode import DecodeError
+from ndid_desktop.engine.groups.keeper import Geometry
+from ndid_desktop.engine.match.decision import Calibration
+from ndid_desktop.engine.match.signals import measure, reversed_signals
+from ndid_desktop.engine.match.verify import (
+    CheckFailed,
+    Verification,
+    VerificationFailure,
+    Verifier,
+)
+from ndid_desktop.engine.types import FileEntry, PairSignals, ScoredPair
 
 
 @dataclass

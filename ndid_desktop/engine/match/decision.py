@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .signals import FEATURES, feature_vector
-from .types import PairSignals
+from ndid_desktop.engine.match.signals import FEATURES, feature_vector
+from ndid_desktop.engine.types import PairSignals
 
 CALIBRATION_FORMAT = 1
 

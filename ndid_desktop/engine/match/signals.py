@@ -8,8 +8,8 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from .hashes import QUARTER_TURNS, best_orientation, distances_at
-from .types import ImageInfo, PairSignals
+from ndid_desktop.engine.features.hashes import QUARTER_TURNS, best_orientation, distances_at
+from ndid_desktop.engine.types import ImageInfo, PairSignals
 
 
 def measure(

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import ScanConfig
-from .decision import Calibration, CalibrationError, load_calibration
-from .encoders import CLIP_B32, LITE0, RESNET50, EncoderSpec, missing_libraries
-from .models import ModelStore
+from ndid_desktop.engine.config import ScanConfig
+from ndid_desktop.engine.features.encoders import (
+    CLIP_B32,
+    LITE0,
+    RESNET50,
+    EncoderSpec,
+    missing_libraries,
+)
+from ndid_desktop.engine.features.model_store import ModelStore
+from ndid_desktop.engine.match.decision import Calibration, CalibrationError, load_calibration
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .types import FileEntry, ImageInfo, PairSignals
+from ndid_desktop.engine.types import FileEntry, ImageInfo, PairSignals
 
 # b is a crop of a when b spans less than this share of a, a spans nearly all of b, and the part
 # of a outside b is real picture (keypoints about as dense as elsewhere), not a flat frame.

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
-from .decode import register_plugins
+from ndid_desktop.engine.files.decode import register_plugins
 
 EASY, MEDIUM, HARD = "easy", "medium", "hard"
 

@@ -25,8 +25,8 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from .types import FileEntry, ImageInfo
-from .verify import VERSION as VERIFIER_VERSION
+from ndid_desktop.engine.match.verify import VERSION as VERIFIER_VERSION
+from ndid_desktop.engine.types import FileEntry, ImageInfo
 
 SCHEMA_VERSION = 6  # bump when hashes or the stored layout change: old rows are dropped
 # Versions that _migrate upgrades in place instead of dropping (see _upgrade_from_5).

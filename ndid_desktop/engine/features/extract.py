@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .cache import CachedImage, FeatureCache
-from .config import ScanConfig
-from .decode import DecodeError, decode
-from .encoders import (
+from ndid_desktop.engine.config import ScanConfig
+from ndid_desktop.engine.errors import EncoderUnavailableError
+from ndid_desktop.engine.features.cache import CachedImage, FeatureCache
+from ndid_desktop.engine.features.encoders import (
     Encoder,
     EncoderSpec,
     build_encoder,
@@ -37,14 +37,14 @@ from .encoders import (
     model_input,
     onnx_path,
 )
-from .errors import EncoderUnavailableError
-from .fingerprint import fingerprint_file
-from .hashes import compute_hashes
-from .models import ModelStore
-from .progress import CancelToken, ProgressCallback, ProgressEvent, null_progress
-from .runtimes import OrtEncoder, has_onnxruntime
-from .types import FileEntry, ImageInfo, Skipped
-from .worker_lifetime import die_with_parent
+from ndid_desktop.engine.features.hashes import compute_hashes
+from ndid_desktop.engine.features.model_store import ModelStore
+from ndid_desktop.engine.features.runtimes import OrtEncoder, has_onnxruntime
+from ndid_desktop.engine.files.decode import DecodeError, decode
+from ndid_desktop.engine.files.fingerprint import fingerprint_file
+from ndid_desktop.engine.progress import CancelToken, ProgressCallback, ProgressEvent, null_progress
+from ndid_desktop.engine.types import FileEntry, ImageInfo, Skipped
+from ndid_desktop.engine.worker_lifetime import die_with_parent
 
 # Below this many files to decode, spawning worker processes costs more than it saves.
 MIN_FILES_FOR_WORKERS = 24

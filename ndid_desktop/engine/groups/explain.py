@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from .hashes import ORIENTATIONS
-from .keeper import CROP_COVERAGE
-from .types import ImageInfo, PairSignals
+from ndid_desktop.engine.features.hashes import ORIENTATIONS
+from ndid_desktop.engine.groups.keeper import CROP_COVERAGE
+from ndid_desktop.engine.types import ImageInfo, PairSignals
 
 
 def describe_edit(signals: PairSignals, original: ImageInfo, copy: ImageInfo) -> list[str]:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .decision import Calibration
-from .types import PairSignals
+from ndid_desktop.engine.match.decision import Calibration
+from ndid_desktop.engine.types import PairSignals
 
 
 @dataclass(frozen=True)

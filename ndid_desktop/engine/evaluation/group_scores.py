@@ -13,8 +13,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .attacks import ManifestRow
-from .types import ScanReport
+from ndid_desktop.engine.evaluation.attacks import ManifestRow
+from ndid_desktop.engine.types import ScanReport
 
 
 @dataclass(frozen=True)

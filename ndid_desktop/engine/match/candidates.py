@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .config import ScanConfig
-from .hashes import ORIENTATIONS
+from ndid_desktop.engine.config import ScanConfig
+from ndid_desktop.engine.features.hashes import ORIENTATIONS
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Root, ScanConfig
-from .types import FileEntry, Skipped
+from ndid_desktop.engine.config import Root, ScanConfig
+from ndid_desktop.engine.types import FileEntry, Skipped
 
 # Folders that operating systems and NAS boxes create, which never hold the user's own photos.
 SYSTEM_FOLDERS = frozenset(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import EncoderUnavailableError
+from ndid_desktop.engine.errors import EncoderUnavailableError
 
 if TYPE_CHECKING:
     import torch

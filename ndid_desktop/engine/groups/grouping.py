@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .keeper import Candidate, GeometryFn, choose_keeper, static_key
+from ndid_desktop.engine.groups.keeper import Candidate, GeometryFn, choose_keeper, static_key
 
 
 @dataclass(frozen=True)

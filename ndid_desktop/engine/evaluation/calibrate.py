@@ -14,20 +14,20 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from .attacks import ManifestRow
-from .cache import FeatureCache
-from .candidates import find_candidates
-from .config import Root, ScanConfig
-from .decision import Calibration, CalibrationError, LogisticStage
-from .discover import discover
-from .encoders import Encoder
-from .features import FeatureSet, compute_features
-from .modelsets import model_set
-from .progress import ProgressCallback, ProgressEvent, null_progress
-from .scoring import GateVectors, measure_pair, with_verification
-from .signals import feature_vector
-from .types import PairSignals
-from .verify import Verification
+from ndid_desktop.engine.config import Root, ScanConfig
+from ndid_desktop.engine.evaluation.attacks import ManifestRow
+from ndid_desktop.engine.features.cache import FeatureCache
+from ndid_desktop.engine.features.encoders import Encoder
+from ndid_desktop.engine.features.extract import FeatureSet, compute_features
+from ndid_desktop.engine.features.model_sets import model_set
+from ndid_desktop.engine.files.discover import discover
+from ndid_desktop.engine.match.candidates import find_candidates
+from ndid_desktop.engine.match.decision import Calibration, CalibrationError, LogisticStage
+from ndid_desktop.engine.match.scoring import GateVectors, measure_pair, with_verification
+from ndid_desktop.engine.match.signals import feature_vector
+from ndid_desktop.engine.match.verify import Verification
+from ndid_desktop.engine.progress import ProgressCallback, ProgressEvent, null_progress
+from ndid_desktop.engine.types import PairSignals
 
 # Few, monotone features: each coefficient reads as "more of this signal, more (or less)
 # likely the same picture" (cross-validated on the dev photos, these four lose no recall at
