@@ -207,7 +207,7 @@ def report(case: Case, path: Path, result: dict[str, object]) -> None:
     outcome = f"skipped: {result['error']}" if result["error"] else f"decoded {result['size']}"
     print(f"    {outcome}")
     if result["stderr"]:
-        print(f"    stderr: {result['stderr'][:300]}")
+        print(f"    stderr: {str(result['stderr'])[:300]}")
 
 
 def main() -> None:

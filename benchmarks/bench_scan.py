@@ -5,7 +5,9 @@
 Synthesises phone-sized JPEGs (upscaled development photos, quality 90) into --work once, then
 prints: the decode floor (every image decoded with the scan's own draft settings, in as many
 processes as the scan uses), the full scan with an empty cache, their ratio, the re-scan of the
-unchanged folder, and peak RSS of the scan process and of its decode workers.
+unchanged folder, peak RSS of the scan process and of its decode workers, and a per-stage table
+of each scan (benchmarks/stage_table.py). For libraries of thousands of distinct pictures with
+labelled copies, see bench_scale.py.
 """
 
 from __future__ import annotations
@@ -19,8 +21,13 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
+from stage_table import format_stage_table
+
+if TYPE_CHECKING:
+    from ndid_desktop.engine.types import ScanReport
 
 
 def mosaics(photos: Path, work: Path, count: int, size: tuple[int, int]) -> list[Path]:
@@ -78,7 +85,7 @@ def decode_floor(files: list[Path], workers: int) -> float:
         return time.perf_counter() - start
 
 
-def run_scan(folder: Path, cache: Path, model_set: str, models: Path) -> tuple[float, object]:
+def run_scan(folder: Path, cache: Path, model_set: str, models: Path) -> tuple[float, ScanReport]:
     from ndid_desktop.engine import Root, ScanConfig, scan
 
     config = ScanConfig(model_set=model_set, cache_path=cache, models_dir=models)
@@ -181,19 +188,22 @@ def main() -> int:
 
     prepare_onnx(LITE0, models)
     first, report = run_scan(folder, cache, args.model_set, models)
-    again, _ = run_scan(folder, cache, args.model_set, models)
+    again, again_report = run_scan(folder, cache, args.model_set, models)
     rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     n = len(files)
-    stats = report.stats  # type: ignore[attr-defined]
+    stats = report.stats
     print(f"full scan        {first:7.1f} s  {n / first:6.1f} images/s  "
           f"ratio to floor {first / floor:.2f}x  (model set {args.model_set})")  # fmt: skip
-    print(f"  stages: {stats.seconds}")
     print(f"re-scan          {again:7.1f} s  ({again / first:.1%} of the first scan)")
     print(f"peak RSS         scan process {rss_self:.0f} MiB, largest decode worker "
           f"{rss_children:.0f} MiB")  # fmt: skip
     print(f"pairs: {stats.candidate_pairs} candidates, {stats.gated_pairs} gated, "
           f"{stats.groups} groups")  # fmt: skip
+    print("\nfirst scan, per stage:")
+    print(format_stage_table(stats, first))
+    print("\nre-scan, per stage:")
+    print(format_stage_table(again_report.stats, again))
     return 0
 
 

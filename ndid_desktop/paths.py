@@ -1,4 +1,7 @@
-"""Where NDID keeps its own files: the platform's user data folder, or --data-dir."""
+"""Where NDID keeps its own files: the platform's user data folder, or --data-dir.
+
+The layout inside that folder is ``workspace.DataFolder``'s; the helpers below name a few of
+its paths for callers that have only a base folder, and take them from there."""
 
 from __future__ import annotations
 
@@ -14,15 +17,28 @@ def data_dir(override: Path | None = None) -> Path:
 
 
 def cache_path(base: Path) -> Path:
-    return base / "features.sqlite"
+    from ndid_desktop.workspace import DataFolder  # workspace imports this module
+
+    return DataFolder(base).cache
 
 
 def calibration_dir(base: Path) -> Path:
-    return base / "calibration"
+    from ndid_desktop.workspace import DataFolder
+
+    return DataFolder(base).calibration_dir
 
 
 def models_dir(base: Path) -> Path:
-    return base / "models"
+    from ndid_desktop.workspace import DataFolder
+
+    return DataFolder(base).models_dir
+
+
+def scan_records_dir(base: Path) -> Path:
+    """Each scan's own record of what it saw: what trash actions are checked against."""
+    from ndid_desktop.workspace import DataFolder
+
+    return DataFolder(base).scan_records
 
 
 def user_action_lock() -> Path:
@@ -31,11 +47,6 @@ def user_action_lock() -> Path:
     from platformdirs import user_state_path
 
     return user_state_path("ndid-desktop", appauthor=False) / "actions.lock"
-
-
-def scan_records_dir(base: Path) -> Path:
-    """Each scan's own record of what it saw: what trash actions are checked against."""
-    return base / "scans"
 
 
 def bundled_models_dir() -> Path | None:

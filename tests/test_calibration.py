@@ -7,11 +7,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ndid_desktop.cli.main import main
 from ndid_desktop.engine.config import ScanConfig
 from ndid_desktop.engine.evaluation.attacks import EDITS_BY_NAME, make_dataset
-from ndid_desktop.engine.evaluation.calibrate import fit_calibration, labelled_pairs
+from ndid_desktop.engine.evaluation.calibrate import fit_calibration
+from ndid_desktop.engine.evaluation.labelled import labelled_pairs
 from ndid_desktop.engine.evaluation.pair_metrics import brier
 from ndid_desktop.engine.features.cache import FeatureCache
 from ndid_desktop.engine.match.decision import LogisticStage
@@ -39,7 +41,9 @@ def test_fitting_repairs_a_miscalibrated_model(tmp_path: Path) -> None:
     assert fitted.metrics["train_precision"] >= 0.99
 
 
-def test_auto_calibration_is_stored_versioned_and_used(tmp_path: Path, capsys) -> None:
+def test_auto_calibration_is_stored_versioned_and_used(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     photos = tmp_path / "my photos"
     photos.mkdir()
     for source in dev_photos(12, offset=100):

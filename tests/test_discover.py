@@ -1,10 +1,14 @@
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pytest import MonkeyPatch
 
 from ndid_desktop.engine.config import Root, ScanConfig
-from ndid_desktop.engine.files.discover import RootNotFoundError, discover
+from ndid_desktop.engine.files import discover as discover_module
+from ndid_desktop.engine.files.discover import PULSE_INTERVAL_S, RootNotFoundError, discover
+from ndid_desktop.engine.progress import CancelToken, ProgressEvent, ScanCancelled
 
 from .conftest import textured
 
@@ -98,3 +102,97 @@ def test_folders_are_walked_depth_first_in_name_order(tmp_path: Path) -> None:
     found = discover([Root(tmp_path)], ScanConfig())
     relative = [os.path.relpath(f.path, tmp_path) for f in found.files]
     assert relative == ["0/4.jpg", "a.jpg", "b/1.jpg", "b/2.jpg", "b/sub/3.jpg", "c.jpg"]
+
+
+class _FakeClock:
+    """Stands in for time.monotonic in discover: each reading moves time on by ``step``, and
+    ``on_read`` runs at each reading (to cancel "from another thread" at a known point)."""
+
+    def __init__(self, step: float, on_read: Callable[[int], None] | None = None) -> None:
+        self.now, self.step, self.reads = 1000.0, step, 0
+        self.on_read = on_read
+
+    def __call__(self) -> float:
+        self.reads += 1
+        if self.on_read is not None:
+            self.on_read(self.reads)
+        self.now += self.step
+        return self.now
+
+
+def _library(root: Path, folders: int = 4, per_folder: int = 10) -> int:
+    # discover only lists and stats files, so empty files named like photos are enough
+    for f in range(folders):
+        (root / f"f{f}").mkdir(parents=True)
+        for i in range(per_folder):
+            (root / f"f{f}" / f"{i:02d}.jpg").write_bytes(b"")
+    return folders * per_folder
+
+
+def test_progress_counts_up_while_walking(tmp_path: Path, monkeypatch: MonkeyPatch) -> None:
+    total = _library(tmp_path)
+    monkeypatch.setattr(discover_module, "monotonic", _FakeClock(PULSE_INTERVAL_S))
+    events: list[ProgressEvent] = []
+    found = discover([Root(tmp_path)], ScanConfig(), progress=events.append)
+    start, walking, end = events[0], events[1:-1], events[-1]
+    assert start == ProgressEvent("discover", 0, 0, "looking for photos")
+    counts = [e.done for e in walking]
+    assert len(counts) > 2 and 0 < counts[0] < total  # reported while the walk went on
+    assert counts == sorted(set(counts))  # each event a new, larger count
+    assert all(e.total == 0 for e in walking)  # the total is unknown until the walk ends
+    assert walking[1].message == f"{counts[1]} photos found"
+    assert end == ProgressEvent("discover", total, total, f"{total} photos found")  # finished
+    assert len(found.files) == total
+
+
+def test_progress_is_throttled_by_time(tmp_path: Path, monkeypatch: MonkeyPatch) -> None:
+    total = _library(tmp_path)
+    monkeypatch.setattr(discover_module, "monotonic", _FakeClock(0.0))  # time stands still
+    events: list[ProgressEvent] = []
+    discover([Root(tmp_path)], ScanConfig(), progress=events.append)
+    assert events == [
+        ProgressEvent("discover", 0, 0, "looking for photos"),
+        ProgressEvent("discover", total, total, f"{total} photos found"),
+    ]
+
+
+def test_cancel_during_the_walk_stops_it(tmp_path: Path, monkeypatch: MonkeyPatch) -> None:
+    total = _library(tmp_path)
+    monkeypatch.setattr(discover_module, "monotonic", _FakeClock(PULSE_INTERVAL_S))
+    token = CancelToken()
+    seen: list[int] = []
+
+    def progress(event: ProgressEvent) -> None:
+        seen.append(event.done)
+        if event.done >= 5:
+            token.cancel()
+
+    with pytest.raises(ScanCancelled):
+        discover([Root(tmp_path)], ScanConfig(), progress=progress, cancel=token)
+    assert max(seen) < total  # it stopped before the end of the walk
+
+
+def test_cancel_is_seen_in_folders_without_photos(tmp_path: Path, monkeypatch: MonkeyPatch) -> None:
+    for i in range(200):
+        (tmp_path / f"{i:03d}.txt").write_bytes(b"")
+    token = CancelToken()
+
+    def cancel_at_20th_reading(reads: int) -> None:
+        if reads == 20:
+            token.cancel()
+
+    clock = _FakeClock(PULSE_INTERVAL_S, on_read=cancel_at_20th_reading)
+    monkeypatch.setattr(discover_module, "monotonic", clock)
+    with pytest.raises(ScanCancelled):
+        discover([Root(tmp_path)], ScanConfig(), cancel=token)
+    assert clock.reads < 200  # not at the end: while walking the non-image files
+
+
+def test_a_cancelled_scan_does_not_walk(tmp_path: Path) -> None:
+    _library(tmp_path)
+    token = CancelToken()
+    token.cancel()
+    events: list[ProgressEvent] = []
+    with pytest.raises(ScanCancelled):
+        discover([Root(tmp_path)], ScanConfig(), progress=events.append, cancel=token)
+    assert not events

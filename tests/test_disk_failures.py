@@ -154,12 +154,12 @@ def test_full_disk_during_store_keeps_earlier_rows_and_sends_the_rest_to_memory(
     with FeatureCache(path) as cache:
         _limit_growth(cache._db)
         cache.store(later, _vectors(later), "enc@1")
-        cache.store_verification(later[0][0], later[1][0], 0, (1.0, 2.0))
+        cache.store_verification(later[0][0], later[1][0], 0, (1.0, 2.0), "orb@4")
         (warning,) = cache.warnings
         everything = [e for e, _ in earlier + later]
         assert len(cache.lookup_images(everything)) == 40  # this scan still sees them all
         assert len(cache.lookup_embeddings([e.path for e in everything], "enc@1")) == 40
-        assert cache.lookup_verification(later[0][0], later[1][0], 0) == (1.0, 2.0)
+        assert cache.lookup_verification(later[0][0], later[1][0], 0, "orb@4") == (1.0, 2.0)
     assert warning.startswith("no space left on the disk for the feature cache")
     with FeatureCache(path) as reopened, closing(sqlite3.connect(path)) as db:
         assert reopened.warnings == []

@@ -100,8 +100,17 @@ def test_thorough_runs_clip_only_for_gated_pairs(
     assert stats.model_set == "thorough" and not stats.warnings
     assert 0 < stats.gated_pairs < stats.candidate_pairs
     assert 0 < stats.gate_images < stats.images_used  # CLIP saw only images of gated pairs
-    gated = [m for g in report.groups for m in g.duplicates if m.signals.get("gated")]
-    assert gated and all("gate_cosine" in m.signals for m in gated)
+    duplicates = [m for g in report.groups for m in g.duplicates]
+    gated = [m for m in duplicates if m.signals.get("gated")]
+    # Some grouped file's pair with its keeper went through the gate (else nothing below is
+    # checked), at most one per gated pair; each carries CLIP's cosine for that pair, and only
+    # those do (PairSignals.gate_cosine: "for gated pairs only").
+    assert len(gated) > 0, "no grouped file was decided through the gate"
+    assert len(gated) <= stats.gated_pairs
+    for m in gated:
+        cosine = m.signals.get("gate_cosine")
+        assert isinstance(cosine, float) and -1.0 <= cosine <= 1.0, (m.path, cosine)
+    assert [m for m in duplicates if "gate_cosine" in m.signals] == gated
     # A re-scan reads the CLIP vectors from the cache: the gate encoder is not called again.
     calls = gate.calls
     again = scan([Root(root)], config, encoder=PixelEncoder(RESNET50), gate_encoder=gate)

@@ -143,3 +143,50 @@ def test_not_duplicates_verdict_is_honoured_by_the_next_scan(
         [str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg")]
     )
     assert scan([Root(tmp_path)], config, encoder=encoder).groups == ()
+
+
+def test_compare_gives_the_probability_the_scan_reported(
+    scanned: ScanReport, encoder: Encoder
+) -> None:
+    """One owner of the staged decision: compare and the scan agree on every grouped pair,
+    whether the cheap stage decided it or the keypoint check did."""
+    from ndid_desktop.engine.compare import compare
+
+    pairs = [
+        (g.keep, m) for g in scanned.groups for m in g.duplicates if "identical" not in m.signals
+    ]
+    assert any(m.signals.get("gated") for _, m in pairs)  # the verified stage is covered too
+    assert any(not m.signals.get("gated") for _, m in pairs)
+    for keep, member in pairs:
+        c = compare(keep, member.path, ScanConfig(), encoder=encoder)
+        assert round(c.probability, 4) == member.probability, member.path
+        assert c.gated == member.signals["gated"]
+
+
+def test_identical_files_join_without_being_paired(tmp_path: Path, encoder: Encoder) -> None:
+    import shutil
+
+    from PIL import Image
+
+    from .conftest import dev_photos
+
+    source = dev_photos(1, offset=40)[0]
+    shutil.copy(source, tmp_path / "a.jpg")
+    shutil.copy(source, tmp_path / "b.jpg")  # byte-identical
+    data = source.read_bytes()
+    comment = b"edited by a photo manager"  # a new JPEG comment: other bytes, same pixels
+    segment = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment
+    (tmp_path / "c.jpg").write_bytes(data[:2] + segment + data[2:])
+    with Image.open(source) as im:  # a converted copy: a pair to score like any other
+        im.convert("RGB").resize((im.width // 2, im.height // 2)).save(tmp_path / "d.png")
+    report = scan([Root(tmp_path)], ScanConfig(), encoder=encoder)
+    assert len(report.groups) == 1
+    members = {Path(m.path).name: m for m in report.groups[0].members}
+    assert set(members) == {"a.jpg", "b.jpg", "c.jpg", "d.png"}
+    kinds = {Path(m.path).name: m.signals.get("identical") for m in report.groups[0].duplicates}
+    keeper = Path(report.groups[0].keep).name
+    assert sorted(k for k in kinds.values() if k) == ["identical file", "identical pixels"]
+    assert all(members[n].probability == 1.0 for n, k in kinds.items() if k)
+    assert report.stats.identical_files == 2
+    assert report.stats.candidate_pairs == 1  # the three JPEGs are one picture to pair: one pair
+    assert keeper in {"a.jpg", "b.jpg", "c.jpg"}

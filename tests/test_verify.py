@@ -1,66 +1,42 @@
+"""The keypoint check when things go wrong: pictures with no room for keypoints, checks that
+raise, workers that die, executors that take no work; and the overlap geometry."""
+
+import os
 import re
 import shutil
-from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image, ImageOps
+from PIL import Image
 
 from ndid_desktop.engine import Root, ScanConfig, scan
 from ndid_desktop.engine.compare import compare
+from ndid_desktop.engine.executors import in_process, process_pool
+from ndid_desktop.engine.features.cache import FeatureCache
 from ndid_desktop.engine.features.encoders import Encoder
+from ndid_desktop.engine.features.extract import FeatureSet, compute_features
+from ndid_desktop.engine.features.local import MIN_KEYPOINT_SIDE, LocalFeatures, extract_local
+from ndid_desktop.engine.files.discover import discover
 from ndid_desktop.engine.match import verify
-from ndid_desktop.engine.match.verify import (
-    MIN_KEYPOINT_SIDE,
-    Verification,
-    Verifier,
-    detect,
-    verify_images,
-)
+from ndid_desktop.engine.match.verification import CHUNK_PAIRS, VerifyJob, verify_pairs
+from ndid_desktop.engine.match.verify import ORB_HOMOGRAPHY, OrbHomography, Verification
 from ndid_desktop.engine.types import ScanReport
 
 from .conftest import dev_photos
 
-
-def _grey(img: Image.Image) -> np.ndarray:
-    img = img.copy()
-    img.thumbnail((512, 512))
-    return np.asarray(img.convert("L"))
-
-
-def test_crop_is_verified_with_its_coverage() -> None:
-    photo = Image.open(dev_photos(1, offset=10)[0]).convert("RGB")
-    w, h = photo.size
-    crop = photo.crop((w // 4, h // 4, w * 3 // 4, h * 3 // 4))
-    check = verify_images(_grey(photo), _grey(crop))
-    assert check.inliers >= 20
-    assert 0.15 < check.coverage_ab < 0.4  # the crop covers a quarter of the photo
-    assert check.coverage_ba > 0.95  # and the photo covers all of the crop
-    assert check.detail_ab > 0.35  # what lies outside the crop is picture, not a frame
-
-
-def test_border_is_seen_as_a_flat_frame() -> None:
-    photo = Image.open(dev_photos(1, offset=11)[0]).convert("RGB")
-    framed = ImageOps.expand(photo, border=photo.height // 5, fill=(0, 0, 0))
-    check = verify_images(_grey(photo), _grey(framed))
-    assert check.coverage_ab > 0.95 and check.coverage_ba < 0.8
-    assert check.detail_ba < 0.35
-
-
-def test_different_photos_do_not_verify() -> None:
-    a, b = (Image.open(p).convert("RGB") for p in dev_photos(2, offset=20))
-    assert verify_images(_grey(a), _grey(b)).inliers < 15
-
-
-# --- pictures with no room for keypoints, and checks that fail --------------------------------
+# --- pictures with no room for keypoints -------------------------------------------------------
 
 
 def _noise(height: int, width: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (height, width), dtype=np.uint8)
+
+
+def _local(grey: np.ndarray) -> bytes:
+    return ORB_HOMOGRAPHY.local_features(Image.fromarray(grey).convert("RGB"))
 
 
 @pytest.mark.parametrize(
@@ -68,26 +44,35 @@ def _noise(height: int, width: int, seed: int = 0) -> np.ndarray:
 )
 def test_too_small_or_too_thin_pictures_have_no_geometry(shape: tuple[int, int]) -> None:
     grey = _noise(*shape)
-    check = verify_images(grey, grey.copy())
+    check = ORB_HOMOGRAPHY.verify(_local(grey), _local(grey.copy()), 0)
     assert check.inliers == 0 and check.coverage_ab == 0.0
 
 
 def test_the_smallest_side_with_room_for_keypoints_still_gets_them() -> None:
-    assert len(detect(_noise(MIN_KEYPOINT_SIDE, 512)).points) > 0
+    features = LocalFeatures.from_bytes(_local(_noise(MIN_KEYPOINT_SIDE, 512)))
+    assert len(features.upright) > 0 and len(features.mirrored) > 0
 
 
 def _strange_files(folder: Path) -> list[Path]:
     """A 1x1 spacer GIF and two 20000x10 strips (1 pixel thin at the verifier's size), each
-    with a byte-identical copy: a copy, not a link, so the two are a candidate pair."""
+    with a copy that differs in its bytes only (so that the two are a candidate pair, not
+    identical files)."""
     Image.new("P", (1, 1)).save(folder / "spacer.gif")
-    Image.fromarray(_noise(10, 20000, seed=1)).save(folder / "wide.png")
-    Image.fromarray(_noise(20000, 10, seed=2)).save(folder / "tall.png")
-    made = [folder / "spacer.gif", folder / "wide.png", folder / "tall.png"]
-    for path in list(made):
-        copy = path.with_name(f"{path.stem}-copy{path.suffix}")
-        shutil.copyfile(path, copy)
-        made.append(copy)
-    return made
+    Image.new("P", (1, 1)).save(folder / "spacer-copy.gif", comment=b"copy")
+    for name, shape, seed in (("wide", (10, 20000), 1), ("tall", (20000, 10), 2)):
+        picture = Image.fromarray(_noise(*shape, seed=seed))
+        picture.save(folder / f"{name}.png")
+        picture.save(folder / f"{name}-copy.png", pnginfo=_png_text("copy"))
+    return [folder / n for n in ("spacer.gif", "wide.png", "tall.png", "spacer-copy.gif",
+                                 "wide-copy.png", "tall-copy.png")]  # fmt: skip
+
+
+def _png_text(text: str) -> Any:
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("Comment", text)
+    return info
 
 
 def _photos(folder: Path, count: int) -> None:
@@ -96,14 +81,14 @@ def _photos(folder: Path, count: int) -> None:
 
 
 # Every candidate goes to the keypoint check, and every image is a candidate of the others.
-OPEN_GATE = {"gate_low": 0.0, "gate_high": 1.0, "knn_min_cosine": 0.0}
+OPEN_GATE: dict[str, Any] = {"gate_low": 0.0, "gate_high": 1.0, "knn_min_cosine": 0.0}
 
 
 def _keypoint_warnings(report: ScanReport) -> list[str]:
     return [w for w in report.stats.warnings if w.startswith("keypoint check failed")]
 
 
-@pytest.mark.parametrize("workers", [1, 2])  # the scoring loop; the parallel keypoint path
+@pytest.mark.parametrize("workers", [1, 2])  # in this process; in worker processes
 def test_scan_survives_pictures_with_a_one_pixel_side(
     tmp_path: Path, encoder: Encoder, workers: int
 ) -> None:
@@ -112,8 +97,7 @@ def test_scan_survives_pictures_with_a_one_pixel_side(
     report = scan([Root(tmp_path)], ScanConfig(workers=workers, **OPEN_GATE), encoder=encoder)
     stats = report.stats
     assert stats.images_used == 6 + len(strange) and not report.skipped
-    assert stats.candidate_pairs >= 32  # enough for the parallel path with two workers
-    assert stats.gated_pairs == stats.verified_pairs == stats.candidate_pairs
+    assert stats.verified_pairs >= 32  # enough for worker processes with two workers
     assert not _keypoint_warnings(report)  # "no geometry", not a failed check
     grouped = {Path(m.path).name for g in report.groups for m in g.members}
     assert {"spacer.gif", "spacer-copy.gif"} <= grouped  # the copies are still found
@@ -129,28 +113,33 @@ def test_compare_answers_for_pictures_with_a_one_pixel_side(
         assert 0.0 <= result.probability <= 1.0
 
 
-VerifyMethod = Callable[[Verifier, str, str, int], Verification]
+# --- checks that raise, workers that die -------------------------------------------------------
+
+MARKED_SIZE = (300, 200)  # the one picture of this size is the one the checks trip over
 
 
-BROKEN = "broken-copy.jpg"  # (not "bad": dev photos have hex names)
-GOOD = "good-copy.jpg"
+def _marked(data: bytes) -> bool:
+    features = LocalFeatures.from_bytes(data)
+    return (features.width, features.height) == MARKED_SIZE
 
 
-def _involves_broken(*paths: str) -> bool:
-    return any(Path(p).name == BROKEN for p in paths)
+@dataclass(frozen=True)
+class _DeadlyCheck(OrbHomography):
+    """Kills its worker process on the marked picture, as a crash inside OpenCV would."""
+
+    def verify(self, a: bytes, b: bytes, orientation: int) -> Verification:
+        if _marked(a) or _marked(b):
+            os._exit(3)
+        return super().verify(a, b, orientation)
 
 
-def _failing_verify(calls: Counter[tuple[str, str]]) -> VerifyMethod:
-    """Verifier.verify, raising for every pair with the broken file in it; counts the calls."""
-    real = Verifier.verify
-
-    def verify_or_raise(self: Verifier, path_a: str, path_b: str, orientation: int) -> Verification:
-        calls[(path_a, path_b)] += 1
-        if _involves_broken(path_a, path_b):
-            raise RuntimeError("boom\nsecond line")
-        return real(self, path_a, path_b, orientation)
-
-    return verify_or_raise
+def _library_with_a_marked_picture(folder: Path, photos: int) -> Path:
+    folder.mkdir(exist_ok=True)
+    _photos(folder, photos)
+    first = Image.open(sorted(folder.glob("*.jpg"))[0]).convert("RGB")
+    marked = folder / "marked.jpg"
+    first.resize(MARKED_SIZE).save(marked, quality=90)
+    return marked
 
 
 def _failure_count(report: ScanReport) -> int:
@@ -160,75 +149,128 @@ def _failure_count(report: ScanReport) -> int:
     return int(found.group(1))
 
 
-def _library_with_a_broken_copy(folder: Path, photos: int) -> Path:
-    _photos(folder, photos)
-    first = sorted(folder.glob("*.jpg"))[0]
-    shutil.copyfile(first, folder / GOOD)
-    broken = folder / BROKEN
-    shutil.copyfile(first, broken)
-    return broken
-
-
-def test_a_check_that_raises_costs_its_pair_only(
+def test_a_check_that_raises_in_a_scan_costs_its_pairs_only(
     tmp_path: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    broken = _library_with_a_broken_copy(tmp_path, 4)
-    calls: Counter[tuple[str, str]] = Counter()
-    monkeypatch.setattr(Verifier, "verify", _failing_verify(calls))
-    report = scan([Root(tmp_path)], ScanConfig(workers=1, **OPEN_GATE), encoder=encoder)
-    stats = report.stats
-    failed = _failure_count(report)
-    assert failed == sum(1 for pair in calls if _involves_broken(*pair)) > 0
-    assert stats.verified_pairs + failed == stats.gated_pairs  # every other pair was checked
-    assert max(calls.values()) == 1  # a failed pair is not tried again within the scan
+    marked = _library_with_a_marked_picture(tmp_path, 5)
+    real = OrbHomography.verify
+
+    def raising(self: OrbHomography, a: bytes, b: bytes, orientation: int) -> Verification:
+        if _marked(a) or _marked(b):
+            raise RuntimeError("boom\nsecond line")
+        return real(self, a, b, orientation)
+
+    monkeypatch.setattr(OrbHomography, "verify", raising)
+    config = ScanConfig(workers=1, **OPEN_GATE)
+    report = scan([Root(tmp_path)], config, encoder=encoder, executor=in_process)
+    # The marked picture against each of the five photos (a pair the scan asks about again,
+    # for the keeper's geometry, fails again: failures are not cached).
+    assert _failure_count(report) >= 5
+    assert report.stats.verified_pairs >= 10  # the photos' own pairs were all checked
     line = _keypoint_warnings(report)[0]
-    assert str(broken) in line and "RuntimeError: boom second line" in line
-    grouped = {Path(m.path).name for g in report.groups for m in g.members}
-    assert GOOD in grouped  # the healthy pair still decides as it should
+    assert str(marked) in line and "RuntimeError: boom second line" in line
 
 
-@pytest.fixture
-def threads_for_processes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """verify_in_parallel's pool, in threads: monkeypatches reach its workers."""
-
-    def pool(workers: int, **_: object) -> ThreadPoolExecutor:
-        return ThreadPoolExecutor(workers)
-
-    monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", pool)
+def _features(folder: Path, cache: FeatureCache) -> FeatureSet:
+    config = ScanConfig(workers=1, model_set="fast")
+    found = discover([Root(folder)], config)
+    return compute_features(found.files, config, cache, None, verifier=ORB_HOMOGRAPHY)
 
 
-@pytest.mark.usefixtures("threads_for_processes")
-def test_a_check_that_raises_in_a_worker_costs_its_pair_only(
-    tmp_path: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+def _jobs(features: FeatureSet) -> list[VerifyJob]:
+    """Every pair twice (as is, and told it was turned 180 degrees), the marked picture's
+    pairs only two and among the first chunk's: checks go in chunks in key order."""
+    marked = next(i for i, e in enumerate(features.entries) if e.path.endswith("marked.jpg"))
+    others = [i for i in range(len(features.entries)) if i != marked]
+    pairs = [(a, b) for a in others for b in others if a < b]
+    killers = [VerifyJob(others[0], marked, o) for o in (0, 3)]  # others[0]: the lowest a
+    return killers + [VerifyJob(a, b, o) for o in (0, 3) for a, b in pairs]
+
+
+def test_a_worker_that_dies_costs_its_chunk_only(tmp_path: Path) -> None:
+    _library_with_a_marked_picture(tmp_path / "lib", 8)
+    with FeatureCache(None) as cache:
+        features = _features(tmp_path / "lib", cache)
+        jobs = _jobs(features)  # 2 + 56: two chunks
+        found = verify_pairs(jobs, features.entries, cache, _DeadlyCheck(), 2, process_pool)
+    doomed = set(sorted(j.key for j in jobs)[:CHUNK_PAIRS])
+    # Each chunk in flight when a worker died was tried again alone; only the one that killed
+    # a worker then too has its pairs reported, and every other pair was checked.
+    assert len(found.failures) == len(doomed) == CHUNK_PAIRS
+    assert set(found.results) == {j.key for j in jobs} - doomed
+    assert found.ran == len(jobs) - CHUNK_PAIRS
+    assert all(f.reason.startswith("BrokenProcessPool") for f in found.failures)
+
+
+class _Refusing(Executor):
+    """An executor with no processes to give."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> "Future[Any]":
+        raise OSError(11, "Resource temporarily unavailable")
+
+
+def test_an_executor_that_takes_no_work_leaves_the_checks_to_this_process(
+    tmp_path: Path,
 ) -> None:
-    _library_with_a_broken_copy(tmp_path, 8)
-    calls: Counter[tuple[str, str]] = Counter()
-    monkeypatch.setattr(Verifier, "verify", _failing_verify(calls))
-    report = scan([Root(tmp_path)], ScanConfig(workers=2, **OPEN_GATE), encoder=encoder)
-    stats = report.stats
-    assert stats.gated_pairs >= 32  # the parallel path ran
-    failed = _failure_count(report)
-    assert failed == sum(1 for pair in calls if _involves_broken(*pair)) > 0
-    assert stats.verified_pairs + failed == stats.gated_pairs
-    assert max(calls.values()) == 1  # the scoring loop did not run the failed ones again
+    _library_with_a_marked_picture(tmp_path / "lib", 8)
+    with FeatureCache(None) as cache:
+        features = _features(tmp_path / "lib", cache)
+        jobs = _jobs(features)
+        found = verify_pairs(
+            jobs, features.entries, cache, ORB_HOMOGRAPHY, 2, lambda n: _Refusing()
+        )
+    assert found.ran == len(jobs) and not found.failures
 
 
-@pytest.mark.usefixtures("threads_for_processes")
-def test_a_worker_that_dies_costs_its_chunk_only(
-    tmp_path: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+@dataclass(frozen=True)
+class _NextVersion(OrbHomography):
+    @property
+    def version(self) -> int:
+        return verify.VERSION + 1
+
+
+def test_cached_checks_are_keyed_by_the_verifier_version(tmp_path: Path) -> None:
+    _library_with_a_marked_picture(tmp_path / "lib", 2)
+    with FeatureCache(tmp_path / "c.sqlite") as cache:
+        features = _features(tmp_path / "lib", cache)
+        jobs = _jobs(features)
+        first = verify_pairs(jobs, features.entries, cache, ORB_HOMOGRAPHY, 1, in_process)
+        same = verify_pairs(jobs, features.entries, cache, ORB_HOMOGRAPHY, 1, in_process)
+        newer = verify_pairs(jobs, features.entries, cache, _NextVersion(), 1, in_process)
+    assert (first.ran, same.ran, newer.ran) == (len(jobs), 0, len(jobs))
+
+
+# --- overlap geometry --------------------------------------------------------------------------
+
+
+def test_a_recompressed_greyscale_copy_covers_all_of_the_picture() -> None:
+    """Its homography is near the identity, its outline on the frame's own edges, where
+    OpenCV's polygon intersection measured a quarter of the overlap."""
+    photo = Image.open(dev_photos(1, offset=12)[0]).convert("RGB")
+    for copy in (photo, photo.convert("L").convert("RGB")):
+        check = verify.match_features(extract_local(photo), extract_local(copy), 0)
+        assert check.inliers >= 300
+        assert check.coverage_ab > 0.99 and check.coverage_ba > 0.99
+
+
+@pytest.mark.parametrize(
+    "polygon, share",
+    [
+        ([[0, 0], [40, 0], [40, 30], [0, 30]], 1.0),  # the frame itself
+        ([[-10, -10], [50, -10], [50, 40], [-10, 40]], 1.0),  # around it
+        ([[0, 0], [20, 0], [20, 30], [0, 30]], 0.5),  # its left half, edges shared
+        ([[20, -5], [45, 15], [20, 35], [-5, 15]], None),  # a diamond, against OpenCV
+        ([[50, 0], [60, 0], [60, 30], [50, 30]], 0.0),  # beside it
+    ],
+)
+def test_overlap_is_the_share_of_the_frame_inside(
+    polygon: list[list[float]], share: float | None
 ) -> None:
-    _library_with_a_broken_copy(tmp_path, 8)
-    real_chunk = verify._verify_chunk
-    doomed: list[int] = []
+    import cv2
 
-    def chunk_or_crash(jobs: list[tuple[str, str, int]]) -> list[verify.ChunkResult]:
-        if any({Path(a).name, Path(b).name} == {BROKEN, GOOD} for a, b, _ in jobs):
-            doomed.append(len(jobs))
-            raise BrokenProcessPool("a worker was killed")
-        return real_chunk(jobs)
-
-    monkeypatch.setattr(verify, "_verify_chunk", chunk_or_crash)
-    report = scan([Root(tmp_path)], ScanConfig(workers=2, **OPEN_GATE), encoder=encoder)
-    assert len(doomed) == 1 and _failure_count(report) == doomed[0]
-    assert report.stats.verified_pairs + sum(doomed) == report.stats.gated_pairs
-    assert "BrokenProcessPool: a worker was killed" in _keypoint_warnings(report)[0]
+    clipped = verify._clip_to_frame([[float(x), float(y)] for x, y in polygon], 40, 30)
+    found = verify._area(clipped) / (40 * 30)
+    if share is None:
+        frame = np.array([[0, 0], [40, 0], [40, 30], [0, 30]], np.float32)
+        share = cv2.intersectConvexConvex(frame, np.array(polygon, np.float32))[0] / (40 * 30)
+    assert found == pytest.approx(share, abs=1e-6)

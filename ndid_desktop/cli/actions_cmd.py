@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from ndid_desktop.paths import data_dir, scan_records_dir, user_action_lock
+from ndid_desktop.paths import user_action_lock
+from ndid_desktop.workspace import DataFolder
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -49,16 +50,20 @@ def say(text: str, stream: TextIO | None = None) -> None:
 def _journal(args: argparse.Namespace) -> Any:
     from ndid_desktop.engine.actions import Journal
 
-    return Journal(data_dir(args.data_dir) / "journal.jsonl", (user_action_lock(),))
+    return Journal(DataFolder.at(args.data_dir).journal, (user_action_lock(),))
 
 
 def run_trash(args: argparse.Namespace) -> int:
-    from ndid_desktop.engine.actions import PlanRejected, RecordError, plan_trash
+    from ndid_desktop.engine.actions import PlanRejected, RecordError, Review, plan_trash
     from ndid_desktop.engine.actions.report_request import ReportError, read_report, trash_request
 
     try:
-        request = trash_request(read_report(args.report), scan_records_dir(data_dir(args.data_dir)))
-        plan = plan_trash(request.choices, request.record, request.roots)
+        records = DataFolder.at(args.data_dir).scan_records
+        request = trash_request(read_report(args.report), records)
+        # The edited report is the user's review, made in a text editor instead of the window;
+        # its choices go to the plan the way the window's do.
+        review = Review.from_choices(request.choices)
+        plan = plan_trash(review.trash_choices(), request.record, request.roots)
     except (ReportError, RecordError, PlanRejected) as exc:
         say(f"ndid: {exc}", sys.stderr)
         return EXIT_USAGE

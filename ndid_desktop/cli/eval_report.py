@@ -1,6 +1,7 @@
 """`ndid eval report`: curves, calibration quality, recall by edit and the ablation table, as
-Markdown + JSON + PNG plots. Reads features and keypoint checks from the dataset's cache, so it
-runs in seconds after `ndid eval score` on the same dataset."""
+Markdown + JSON + PNG plots. The numbers come from the engine (evaluation/summary.py), which
+reads features and keypoint checks from the dataset's cache, so it runs in seconds after
+`ndid eval score` on the same dataset; this module writes them down and draws them."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # imported when run: building the parser must not load the evaluation
+    from ndid_desktop.engine.evaluation.summary import EvaluationReport
 
-TARGET = 0.995
+_TIER_ORDER = {"easy": 0, "medium": 1, "hard": 2}
+_TIER_COLOURS = {"easy": "tab:green", "medium": "tab:orange", "hard": "tab:red"}
 
 
 def add_report_parser(esub: Any) -> None:
@@ -24,122 +27,98 @@ def add_report_parser(esub: Any) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from ndid_desktop.engine.config import Root, ScanConfig
-    from ndid_desktop.engine.evaluation.attacks import read_manifest
-    from ndid_desktop.engine.evaluation.calibrate import labelled_pairs
-    from ndid_desktop.engine.evaluation.group_scores import format_score, score_report
-    from ndid_desktop.engine.evaluation.pair_metrics import (
-        brier,
-        curve,
-        reliability,
-        staged_probabilities,
-    )
+    from ndid_desktop.engine.evaluation.summary import evaluate_dataset
     from ndid_desktop.engine.extras import CALIBRATE, lacking
-    from ndid_desktop.engine.features.cache import FeatureCache
-    from ndid_desktop.engine.features.model_sets import model_set
-    from ndid_desktop.engine.match.decision import load_calibration
-    from ndid_desktop.engine.match.scoring import CachedVerification, with_verification
-    from ndid_desktop.engine.match.verify import NO_MATCH, Verifier
-    from ndid_desktop.engine.pipeline import scan
-    from ndid_desktop.paths import data_dir, models_dir
+    from ndid_desktop.workspace import DataFolder
 
     problem = lacking(["matplotlib"], CALIBRATE)
     if problem is not None:  # said before the scan, not after it
         print(f"ndid: ndid eval report draws its plots with {problem}", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = read_manifest(args.dataset)
-    cache_file = args.dataset / ".ndid-cache.sqlite"
-    config = ScanConfig(cache_path=cache_file, models_dir=models_dir(data_dir(args.data_dir)),
-                        calibration_path=args.calibration)  # fmt: skip
-    report = scan([Root(args.dataset)], config)
-    group_score = score_report(report, rows, str(args.dataset))
-    standard = model_set("standard")
-    calibration = load_calibration("standard", standard.signature, args.calibration)
-    fast = load_calibration("fast", None)
-    with FeatureCache(cache_file) as cache:
-        data = labelled_pairs(args.dataset, rows, config, cache)
-        check = CachedVerification(data.features.entries, cache, Verifier())
+    models = DataFolder.at(args.data_dir).models_dir
+    report = evaluate_dataset(args.dataset, models, args.calibration)
+    (args.out / "report.json").write_text(json.dumps(_json(report), indent=2) + "\n", "utf-8")
+    plots = _plots(report, args.out)
+    text = _markdown(report, plots)
+    (args.out / "report.md").write_text(text + "\n", "utf-8")
+    print(text)
+    return 0
 
-        def verified(i: int) -> Any:
-            a, b = data.pairs[i].tolist()
-            s = data.signals[i]
-            return with_verification(s, check(a, b, s.orientation) or NO_MATCH)
 
-        cheap, final, gated = staged_probabilities(data.signals, calibration, verified)
-    y = data.labels
-    sig = data.signals
-    scores = {
-        "pHash distance (negated)": -np.array([s.phash for s in sig], float),
-        "Lite0 cosine": np.array([s.cosine or 0.0 for s in sig]),
-        "hashes only (fast calibration)": np.array([fast.cheap.probability(s) for s in sig]),
-        "hashes + Lite0 (cheap stage)": cheap,
-        "full staged pipeline (gate + keypoints)": final,
-    }
-    curves = {name: curve(name, s, y) for name, s in scores.items()}
-    ablation = []
-    for name, c in curves.items():
-        recall, threshold = c.recall_at_precision(TARGET)
-        ablation.append({"stage": name, "recall_at_99_5_precision": recall,
-                         "threshold": threshold, "best_f1": float(c.f1.max())})  # fmt: skip
-    summary = {
-        "pairs": len(y),
-        "positives": int(y.sum()),
-        "gated_share": float(gated.mean()),
-        "brier_cheap": brier(cheap, y),
-        "brier_final": brier(final, y),
-        "reliability_final": reliability(final, y),
-        "ablation": ablation,
-        "not_measured": ["ResNet-50 only", "CLIP only"],
-        "why_not_measured": "their pretrained weights cannot be downloaded on this machine",
+def _json(report: EvaluationReport) -> dict[str, Any]:
+    from ndid_desktop.engine.evaluation.summary import NOT_MEASURED, WHY_NOT_MEASURED
+
+    p, g = report.pairs, report.groups
+    return {
+        "pairs": p.pairs,
+        "positives": p.positives,
+        "gated_share": p.gated_share,
+        "brier_cheap": p.brier_cheap,
+        "brier_final": p.brier_final,
+        "reliability_final": [list(point) for point in p.reliability_final],
+        "ablation": [
+            {
+                "stage": row.stage,
+                "recall_at_99_5_precision": row.recall,
+                "threshold": row.threshold,
+                "best_f1": row.best_f1,
+            }
+            for row in p.ablation
+        ],
+        "not_measured": list(NOT_MEASURED),
+        "why_not_measured": WHY_NOT_MEASURED,
         "scan": {
-            "precision": group_score.precision,
-            "recall": group_score.recall,
-            "keeper_accuracy": group_score.keeper_accuracy,
-            "false_groups": group_score.false_groups,
-            "by_tier": group_score.by_tier,
-            "by_edit": {e.edit: [e.recalled, e.copies] for e in group_score.by_edit},
+            "precision": g.precision,
+            "recall": g.recall,
+            "keeper_accuracy": g.keeper_accuracy,
+            "false_groups": g.false_groups,
+            "by_tier": g.by_tier,
+            "by_edit": {e.edit: [e.recalled, e.copies] for e in g.by_edit},
         },
     }
-    (args.out / "report.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
-    plots = _plots(curves, final, y, group_score, args.out)
+
+
+def _markdown(report: EvaluationReport, plots: list[Path]) -> str:
+    from ndid_desktop.engine.evaluation.group_scores import format_score
+
+    p = report.pairs
     lines = [
-        f"# Evaluation of {args.dataset.name}",
+        f"# Evaluation of {report.dataset}",
         "",
         "## Scan (groups)",
         "",
-        format_score(group_score),
+        format_score(report.groups),
         "",
-        f"## Candidate pairs: {len(y)} ({int(y.sum())} same picture); "
-        f"{gated.mean():.1%} went through the gate",
+        f"## Candidate pairs: {p.pairs} ({p.positives} same picture); "
+        f"{p.gated_share:.1%} went through the gate",
         "",
-        f"Brier score: cheap stage {summary['brier_cheap']:.4f}, "
-        f"staged pipeline {summary['brier_final']:.4f}",
+        f"Brier score: cheap stage {p.brier_cheap:.4f}, staged pipeline {p.brier_final:.4f}",
         "",
         "| stage | recall at 99.5% precision | threshold | best F1 |",
         "|---|---|---|---|",
     ]
-    for row in ablation:
-        lines.append(f"| {row['stage']} | {row['recall_at_99_5_precision']:.3f} | "
-                     f"{row['threshold']:.3f} | {row['best_f1']:.3f} |")  # fmt: skip
+    for row in p.ablation:
+        lines.append(
+            f"| {row.stage} | {row.recall:.3f} | {row.threshold:.3f} | {row.best_f1:.3f} |"
+        )
     lines += ["| ResNet-50 only, CLIP only | not measured: no pretrained weights offline | | |",
-              "", "Plots: " + ", ".join(p.name for p in plots)]  # fmt: skip
-    (args.out / "report.md").write_text("\n".join(lines) + "\n", "utf-8")
-    print("\n".join(lines))
-    return 0
+              "", "Plots: " + ", ".join(plot.name for plot in plots)]  # fmt: skip
+    return "\n".join(lines)
 
 
-def _plots(curves: dict[str, Any], final: Any, y: Any, group_score: Any, out: Path) -> list[Path]:
+def _plots(report: EvaluationReport, out: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ndid_desktop.engine.evaluation.pair_metrics import reliability
+    from ndid_desktop.engine.evaluation.summary import CHEAP_STAGE, HASHES_ONLY, STAGED
 
+    pairs = report.pairs
     paths = []
     fig, ax = plt.subplots(figsize=(7, 5))
-    for c in curves.values():
+    for c in pairs.curves:
         ax.plot(c.recall, c.precision, label=c.name)
     ax.set(
         xlabel="recall",
@@ -151,16 +130,15 @@ def _plots(curves: dict[str, Any], final: Any, y: Any, group_score: Any, out: Pa
     paths.append(_save(fig, out / "precision_recall.png"))
 
     fig, ax = plt.subplots(figsize=(7, 5))
-    for name in ("hashes only (fast calibration)", "hashes + Lite0 (cheap stage)",
-                 "full staged pipeline (gate + keypoints)"):  # fmt: skip
-        c = curves[name]
+    for name in (HASHES_ONLY, CHEAP_STAGE, STAGED):
+        c = pairs.curve(name)
         ax.plot(c.thresholds, c.f1, label=name)
     ax.set(xlabel="probability threshold", ylabel="F1", title="F1 versus threshold")
     ax.legend(fontsize=8)
     paths.append(_save(fig, out / "f1_threshold.png"))
 
     fig, ax = plt.subplots(figsize=(5, 5))
-    points = reliability(final, y)
+    points = pairs.reliability_final
     ax.plot([0, 1], [0, 1], "k:", label="perfect")
     ax.plot([p for p, _, _ in points], [o for _, o, _ in points], "o-", label="staged pipeline")
     ax.set(xlabel="predicted probability", ylabel="observed share same picture",
@@ -169,12 +147,11 @@ def _plots(curves: dict[str, Any], final: Any, y: Any, group_score: Any, out: Pa
     paths.append(_save(fig, out / "reliability.png"))
 
     fig, ax = plt.subplots(figsize=(9, 5))
-    edits = sorted(
-        group_score.by_edit, key=lambda e: ({"easy": 0, "medium": 1, "hard": 2}[e.tier], e.edit)
-    )
-    colours = {"easy": "tab:green", "medium": "tab:orange", "hard": "tab:red"}
+    edits = sorted(report.groups.by_edit, key=lambda e: (_TIER_ORDER[e.tier], e.edit))
     ax.bar(
-        [e.edit for e in edits], [e.recall for e in edits], color=[colours[e.tier] for e in edits]
+        [e.edit for e in edits],
+        [e.recall for e in edits],
+        color=[_TIER_COLOURS[e.tier] for e in edits],
     )
     ax.set(ylabel="recall (copy grouped with its original)", ylim=(0, 1.05), title="Recall by edit")
     ax.tick_params(axis="x", rotation=75, labelsize=8)

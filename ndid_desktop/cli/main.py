@@ -9,19 +9,14 @@ import os
 import sqlite3
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ndid_desktop import __version__
-from ndid_desktop.engine.config import MODEL_SETS, Root, ScanConfig
+from ndid_desktop.engine.config import MODEL_SETS, Root
 from ndid_desktop.engine.progress import CancelToken
-from ndid_desktop.paths import (
-    bundled_models_dir,
-    cache_path,
-    calibration_dir,
-    data_dir,
-    models_dir,
-    scan_records_dir,
-)
+from ndid_desktop.paths import data_dir
+from ndid_desktop.workspace import DataFolder, ScanOptions, scan_config
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -194,19 +189,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(f"unhandled command {args.command}")
 
 
-def _config(args: argparse.Namespace, **extra: object) -> ScanConfig:
-    base = data_dir(args.data_dir)
-    return ScanConfig(
+def _options(args: argparse.Namespace) -> ScanOptions:
+    """The options scan and compare share (_add_scan_options); a compare uses no cache."""
+    return ScanOptions(
         model_set=args.model_set,
         threshold=args.threshold,
-        calibration_path=args.calibration,
-        calibration_dir=calibration_dir(base),
-        models_dir=models_dir(base),
-        bundled_models_dir=bundled_models_dir(),
+        calibration=args.calibration,
         allow_download=args.download,
-        verdicts_path=base / "verdicts.json",
-        scan_records_dir=scan_records_dir(base),
-        **extra,  # type: ignore[arg-type]
+        use_cache=False,
     )
 
 
@@ -218,10 +208,13 @@ def run_scan(args: argparse.Namespace) -> int:
     from ndid_desktop.engine.progress import ScanCancelled
     from ndid_desktop.engine.report import write_csv, write_json
 
-    cache = None if args.no_cache else cache_path(data_dir(args.data_dir))
-    config = _config(
-        args, cache_path=cache, workers=args.workers, skip_hidden=not args.include_hidden
+    options = replace(
+        _options(args),
+        use_cache=not args.no_cache,
+        workers=args.workers,
+        skip_hidden=not args.include_hidden,
     )
+    config = scan_config(DataFolder.at(args.data_dir), options)
     # Absolute from here on: a report must name its files so that no later current folder
     # changes which files it means (links are kept as written; trash resolves them itself).
     excluded = tuple(_absolute(p) for p in args.exclude)
@@ -281,7 +274,8 @@ def run_compare(args: argparse.Namespace) -> int:
     from ndid_desktop.engine.match.decision import CalibrationError
 
     try:
-        result = compare(str(args.a), str(args.b), _config(args))
+        config = scan_config(DataFolder.at(args.data_dir), _options(args))
+        result = compare(str(args.a), str(args.b), config)
     except (DecodeError, CalibrationError) as exc:
         print(f"ndid: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -6,8 +6,6 @@ import argparse
 import sys
 from typing import Any
 
-from ndid_desktop.paths import bundled_models_dir, data_dir, models_dir
-
 
 def add_models_parser(sub: Any) -> None:
     p = sub.add_parser("models", help="list the models, where their weights are, how to get them")
@@ -19,13 +17,11 @@ def add_models_parser(sub: Any) -> None:
 
 
 def _store(args: argparse.Namespace, allow_download: bool = False) -> Any:
-    from ndid_desktop.engine.features.model_store import ModelStore
+    from ndid_desktop.engine.features.model_sets import model_store
+    from ndid_desktop.workspace import DataFolder, ScanOptions, scan_config
 
-    return ModelStore(
-        user_dir=models_dir(data_dir(args.data_dir)),
-        bundled_dir=bundled_models_dir(),
-        allow_download=allow_download,
-    )
+    options = ScanOptions(allow_download=allow_download)
+    return model_store(scan_config(DataFolder.at(args.data_dir), options))
 
 
 def run_list(args: argparse.Namespace) -> int:

@@ -1,17 +1,23 @@
 """The NDID engine: headless (no Qt), typed, and the only place detection logic lives.
 
-Public entry points: :func:`scan` for a library, :func:`compare` for two files.
+Public entry points: :func:`scan` for a library (loaded on first use, so importing a small
+part of the engine does not import the whole pipeline) and ``engine.compare.compare`` for two
+files.
 """
 
-from ndid_desktop.engine.compare import Comparison, compare
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from ndid_desktop.engine.config import Root, ScanConfig
-from ndid_desktop.engine.pipeline import scan
 from ndid_desktop.engine.progress import CancelToken, ProgressEvent, ScanCancelled
 from ndid_desktop.engine.types import Group, Member, ScanReport, Skipped
 
+if TYPE_CHECKING:
+    from ndid_desktop.engine.pipeline import scan
+
 __all__ = [
     "CancelToken",
-    "Comparison",
     "Group",
     "Member",
     "ProgressEvent",
@@ -20,6 +26,13 @@ __all__ = [
     "ScanConfig",
     "ScanReport",
     "Skipped",
-    "compare",
     "scan",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "scan":
+        from ndid_desktop.engine.pipeline import scan
+
+        return scan
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,8 @@
-"""Compare two files and explain the decision the scan would make about them."""
+"""Compare two files and explain the decision the scan would make about them.
+
+The signals come from the same extraction the scan's decode workers run (hashes, embedding,
+local features) and the probability from the same staged decision, so `compare` and a scan
+give the same probability for the same pair (a test holds them to it)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from ndid_desktop.engine.actions.verdicts import Verdicts
 from ndid_desktop.engine.config import ScanConfig
 from ndid_desktop.engine.features.encoders import Encoder, EncoderSpec, build_encoder
 from ndid_desktop.engine.features.extract import Extracted, extract, prepare_onnx
@@ -15,9 +20,11 @@ from ndid_desktop.engine.features.model_sets import model_store, resolve
 from ndid_desktop.engine.features.model_store import ModelStore
 from ndid_desktop.engine.files.decode import DecodeError
 from ndid_desktop.engine.groups.explain import describe_edit
-from ndid_desktop.engine.match.scoring import with_verification
+from ndid_desktop.engine.groups.identical import BYTES, PIXELS
+from ndid_desktop.engine.match.decision import StagedDecision
+from ndid_desktop.engine.match.decisions import with_verification
 from ndid_desktop.engine.match.signals import measure
-from ndid_desktop.engine.match.verify import Verifier
+from ndid_desktop.engine.match.verify import VERIFIERS, PairVerifier
 from ndid_desktop.engine.types import ImageInfo, PairSignals
 
 
@@ -37,6 +44,9 @@ class Comparison:
     edits: list[str]
     model_set: str
     warnings: tuple[str, ...]
+    # How a scan decides it: "identical file"/"identical pixels" (never scored), or the staged
+    # decision's stage ("cheap", "verified", "unverified", "user").
+    stage: str = ""
 
 
 def compare(
@@ -52,41 +62,56 @@ def compare(
         _require_file(path)
     store = model_store(config)
     resolved = resolve(config, store)
-    models, calibration = resolved.models, resolved.calibration
-    a = _extract(path_a, models.embedding, config)
-    b = _extract(path_b, models.embedding, config)
+    models = resolved.models
+    decision = StagedDecision.of(
+        resolved.calibration, config.threshold, config.gate_low, config.gate_high
+    )
+    verifier = VERIFIERS[models.verifier] if models.verifier is not None else None
+    a = _extract(path_a, models.embedding, config, verifier)
+    b = _extract(path_b, models.embedding, config, verifier)
     assert a.info and b.info and a.hashes is not None and b.hashes is not None  # checked
     vec_a = vec_b = None
     if models.embedding is not None:
         vec_a, vec_b = _embed(models.embedding, [a, b], config, store, encoder)
     signals = measure(a.hashes, b.hashes, a.info, b.info, vec_a, vec_b)
-    cheap = calibration.cheap.probability(signals)
     if models.gate is not None:
-        ga, gb = (_extract(p, models.gate, config) for p in (path_a, path_b))
+        ga, gb = (_extract(p, models.gate, config, None) for p in (path_a, path_b))
         va, vb = _embed(models.gate, [ga, gb], config, store, None)
-        signals = replace(signals, gate_cosine=float(np.dot(va, vb)))
-    signals = with_verification(signals, Verifier().verify(path_a, path_b, signals.orientation))
-    threshold = config.threshold if config.threshold is not None else calibration.threshold
-    low, high = calibration.gate
-    gated = calibration.verified is not None and low <= cheap < high
-    stage = calibration.verified if gated and calibration.verified else calibration.cheap
-    probability = stage.probability(signals)
+        signals = replace(signals, gate_cosine=float(np.clip(np.dot(va, vb), -1.0, 1.0)))
+    if verifier is not None and a.local is not None and b.local is not None:
+        check = verifier.verify(a.local, b.local, signals.orientation)
+        signals = with_verification(signals, check)
+    apart = (path_a, path_b) in Verdicts(config.verdicts_path)
+    decided = decision.decide(signals, user_says_different=apart)
+    stage_model = decision.verified if decided.gated and decision.verified else decision.cheap
+    identical = None if apart else _identical(a, b)
+    probability = 1.0 if identical else decided.probability
     return Comparison(
         path_a=path_a,
         path_b=path_b,
         info_a=a.info,
         info_b=b.info,
         signals=signals,
-        cheap_probability=cheap,
+        cheap_probability=decided.cheap_probability,
         probability=probability,
-        gated=gated,
-        threshold=threshold,
-        duplicate=probability >= threshold,
-        contributions=stage.contributions(signals),
-        edits=describe_edit(signals, a.info, b.info),
+        gated=decided.gated and identical is None,
+        threshold=decision.threshold,
+        duplicate=probability >= decision.threshold,
+        contributions=stage_model.contributions(signals),
+        edits=[identical] if identical else describe_edit(signals, a.info, b.info),
         model_set=models.name,
         warnings=resolved.warnings,
+        stage=identical or decided.stage,
     )
+
+
+def _identical(a: Extracted, b: Extracted) -> str | None:
+    """The scan's collapse rule (groups/identical.py): same bytes, else same pixels."""
+    if a.fingerprint and a.fingerprint == b.fingerprint:
+        return BYTES
+    if a.pixel_digest and a.pixel_digest == b.pixel_digest:
+        return PIXELS
+    return None
 
 
 def _require_file(path: str) -> None:
@@ -98,8 +123,10 @@ def _require_file(path: str) -> None:
         raise DecodeError(f"{path}: not a file", lasting=False)
 
 
-def _extract(path: str, spec: EncoderSpec | None, config: ScanConfig) -> Extracted:
-    result = extract(path, spec, config.max_decode_bytes)
+def _extract(
+    path: str, spec: EncoderSpec | None, config: ScanConfig, verifier: PairVerifier | None
+) -> Extracted:
+    result = extract(path, spec, config.max_decode_bytes, verifier)
     if result.error is not None:
         raise DecodeError(f"{path}: {result.error}")
     return result

@@ -56,6 +56,8 @@ class ScanConfig:
     knn_min_cosine: float = 0.60
     hash_radius: int = 12  # pHash Hamming radius for the hash prefilter (of 64 bits)
     exact_index_max: int = 50_000  # above this many images the embedding index is HNSW
+    # Keypoint checks one picture may take part in (match/selection.py says why a bound).
+    max_checks_per_image: int = 16
     threshold: float | None = None  # decision threshold; None = the calibration's own
     gate_low: float | None = None  # ambiguity band for the verifier; None = calibration's
     gate_high: float | None = None
@@ -79,6 +81,8 @@ class ScanConfig:
             raise ValueError("hash_radius must be between 0 and 64")
         if self.knn_k < 1:
             raise ValueError("knn_k must be at least 1")
+        if self.max_checks_per_image < 1:
+            raise ValueError("max_checks_per_image must be at least 1")
 
 
 @dataclass(frozen=True)

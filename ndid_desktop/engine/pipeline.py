@@ -1,11 +1,20 @@
-"""The scan, end to end: discover -> features -> candidates -> decide -> group -> keep."""
+"""The scan, end to end, as a line of stages, each from typed input to typed output:
+
+discover -> features -> identical files collapsed -> candidates -> cheap scores -> the set to
+verify -> second look (keypoint check, gate encoder) -> decisions -> what grouping needs (the
+same stages again, for those pairs) -> groups and keepers -> report.
+
+Grouping and the keeper rule only read decisions; every probability comes from the staged
+decision (match/decision.py), the same object `compare`, calibration and evaluation use.
+"""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -13,22 +22,27 @@ from numpy.typing import NDArray
 from ndid_desktop.engine.actions.scan_record import record_scan
 from ndid_desktop.engine.actions.verdicts import Verdicts
 from ndid_desktop.engine.config import Root, ScanConfig
+from ndid_desktop.engine.executors import ExecutorFactory, process_pool
 from ndid_desktop.engine.features.cache import FeatureCache
 from ndid_desktop.engine.features.encoders import Encoder
 from ndid_desktop.engine.features.extract import FeatureSet, compute_features
-from ndid_desktop.engine.features.model_sets import ModelSet, model_set, model_store, resolve
-from ndid_desktop.engine.features.model_store import ModelStore
+from ndid_desktop.engine.features.model_sets import model_store, resolve
 from ndid_desktop.engine.files.discover import discover
-from ndid_desktop.engine.groups.explain import pair_reason
-from ndid_desktop.engine.groups.grouping import RawGroup, build_groups
+from ndid_desktop.engine.groups.assemble import report_groups
+from ndid_desktop.engine.groups.completion import complete_for_grouping
+from ndid_desktop.engine.groups.grouping import build_groups
+from ndid_desktop.engine.groups.identical import Collapsed, collapse_identical, keep_apart
 from ndid_desktop.engine.groups.keeper import Candidate
-from ndid_desktop.engine.match.candidates import find_candidates
-from ndid_desktop.engine.match.decision import Calibration
-from ndid_desktop.engine.match.scoring import GateVectors, PairScorer
-from ndid_desktop.engine.match.signals import reversed_signals
-from ndid_desktop.engine.match.verify import Verifier, failure_warning, verify_in_parallel
+from ndid_desktop.engine.match.candidates import candidate_pairs
+from ndid_desktop.engine.match.cheap import CheapScores, cheap_scores
+from ndid_desktop.engine.match.decision import StagedDecision
+from ndid_desktop.engine.match.decisions import DecidedPair, Decisions, decide_pairs, scored_rows
+from ndid_desktop.engine.match.gate import GateEmbedder
+from ndid_desktop.engine.match.second_look import Looker
+from ndid_desktop.engine.match.selection import select_second_look
+from ndid_desktop.engine.match.verify import VERIFIERS, VerificationFailure, failure_warning
 from ndid_desktop.engine.progress import CancelToken, ProgressCallback, ProgressEvent, null_progress
-from ndid_desktop.engine.types import Group, Member, ScanReport, ScanStats, Skipped
+from ndid_desktop.engine.types import Group, ScanReport, ScanStats, Skipped
 
 
 class _Timer:
@@ -40,8 +54,9 @@ class _Timer:
         start = time.perf_counter()
         try:
             yield
-        finally:
-            self.seconds[name] = round(time.perf_counter() - start, 3)
+        finally:  # a stage that runs in rounds adds up
+            elapsed = time.perf_counter() - start
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + elapsed, 3)
 
 
 def scan(
@@ -51,47 +66,62 @@ def scan(
     cancel: CancelToken | None = None,
     encoder: Encoder | None = None,
     gate_encoder: Encoder | None = None,
+    executor: ExecutorFactory = process_pool,
 ) -> ScanReport:
     """Find the groups of files under ``roots`` that are the same picture.
 
     ``encoder`` and ``gate_encoder`` may be handed in (tests, a long-lived GUI session);
-    otherwise they are built when first needed, in the fastest runtime that agrees with fp32.
+    otherwise they are built when first needed. ``executor`` runs the decode workers and the
+    keypoint checks (a process per core unless told otherwise).
     """
     cancel = cancel or CancelToken()
     timer = _Timer()
     store = model_store(config)
     resolved = resolve(config, store)
     config = replace(config, model_set=resolved.models.name)
-    spec = resolved.models.embedding
+    models = resolved.models
+    verifier = VERIFIERS[models.verifier] if models.verifier is not None else None
+    decision = StagedDecision.of(
+        resolved.calibration, config.threshold, config.gate_low, config.gate_high
+    )
     with timer.stage("discover"):
-        progress(ProgressEvent("discover", 0, 0, "looking for photos"))
-        found = discover(roots, config)
-        progress(ProgressEvent("discover", len(found.files), len(found.files)))
+        found = discover(roots, config, progress, cancel)
     cancel.raise_if_cancelled()
     with FeatureCache(config.cache_path) as cache:
         with timer.stage("features"):
             features = compute_features(
-                found.files, config, cache, spec, progress, cancel, encoder, store
-            )
+                found.files, config, cache, models.embedding, progress, cancel, encoder, store,
+                verifier=verifier, executor=executor,
+            )  # fmt: skip
         cancel.raise_if_cancelled()
-        gate = _gate_vectors(resolved.models, features, config, cache, store, cancel, gate_encoder)
-        report = _match(
-            features, found.skipped, resolved.calibration, cache, config, timer, progress, cancel,
-            gate,
+        gate = (
+            GateEmbedder(models.gate, features, config, cache, store, cancel, gate_encoder)
+            if models.gate is not None
+            else None
+        )
+        looker = Looker(
+            features.entries, cache, verifier, gate, config.workers, executor, progress, cancel
+        )
+        run = _MatchRun(
+            features, config, decision, looker, progress, cancel, timer,
+            Verdicts(config.verdicts_path),
         )  # fmt: skip
+        report = run.report(found.skipped)
         # Read after the whole scan: the cache can fail at any stage that touches it.
         cache_warnings = tuple(cache.warnings)
-    report = replace(
-        report,
-        stats=replace(
-            report.stats,
-            warnings=resolved.warnings + report.stats.warnings + cache_warnings,
-            runtime=features.runtime,
-            calibration=resolved.calibration.source,
-            gate_images=gate.images if gate is not None else 0,
-            roots=tuple(str(r.path) for r in roots),
-        ),
+    stats = replace(
+        report.stats,
+        warnings=resolved.warnings + report.stats.warnings + cache_warnings,
+        runtime=features.runtime,
+        calibration=resolved.calibration.source,
+        encoder=resolved.calibration.encoder,
+        gate_images=gate.images if gate is not None else 0,
+        roots=tuple(str(r.path) for r in roots),
     )
+    return _recorded(replace(report, stats=stats), config)
+
+
+def _recorded(report: ScanReport, config: ScanConfig) -> ScanReport:
     if config.scan_records_dir is None:
         return report
     try:
@@ -106,139 +136,133 @@ def scan(
         )
 
 
-def _gate_vectors(
-    models: ModelSet,
-    features: FeatureSet,
-    config: ScanConfig,
-    cache: FeatureCache,
-    store: ModelStore,
-    cancel: CancelToken,
-    gate_encoder: Encoder | None,
-) -> GateVectors | None:
-    """Embeds images with the gate encoder (CLIP) on demand, through the same cache."""
-    gate_spec = models.gate
-    if gate_spec is None:
-        return None
-    # One encoder for the whole scan, built on first use.
-    built: list[Encoder] = [gate_encoder] if gate_encoder is not None else []
-
-    def compute(indices: Sequence[int]) -> dict[int, NDArray[np.float32]]:
-        entries = [features.entries[i] for i in indices]
-        encoder = built[0] if built else None
-        got = compute_features(entries, config, cache, gate_spec, cancel=cancel,
-                               encoder=encoder, store=store)  # fmt: skip
-        if got.encoder is not None and not built:
-            built.append(got.encoder)
-        index = {e.path: i for e, i in zip(entries, indices, strict=True)}
-        assert got.embeddings is not None  # a spec was given
-        return {index[e.path]: v for e, v in zip(got.entries, got.embeddings, strict=True)}
-
-    return GateVectors(compute)
+@dataclass
+class _Counts:
+    candidates: int = 0
+    in_band: int = 0
+    over_bound: int = 0
+    verified: int = 0
+    identical: int = 0
+    failures: list[VerificationFailure] = field(default_factory=list)
 
 
-def _match(
-    features: FeatureSet,
-    discovery_skipped: Sequence[Skipped],
-    calibration: Calibration,
-    cache: FeatureCache,
-    config: ScanConfig,
-    timer: _Timer,
-    progress: ProgressCallback,
-    cancel: CancelToken,
-    gate_vectors: GateVectors | None,
-) -> ScanReport:
-    threshold = config.threshold if config.threshold is not None else calibration.threshold
-    gate = (
-        config.gate_low if config.gate_low is not None else calibration.gate[0],
-        config.gate_high if config.gate_high is not None else calibration.gate[1],
-    )
-    reference = np.array([e.reference for e in features.entries], dtype=bool)
-    with timer.stage("candidates"):
-        progress(ProgressEvent("candidates", 0, 0, "searching for similar pictures"))
-        pairs = find_candidates(features.hashes, features.embeddings, reference, config).pairs
-    verifier = Verifier() if model_set(config.model_set).verifier else None
-    verdicts = Verdicts(config.verdicts_path)
-    scorer = PairScorer(features, calibration, cache, verifier, gate, gate_vectors, verdicts)
-    with timer.stage("decide"):
-        gated = [(a, b) for a, b in pairs.tolist() if scorer.is_gated(a, b)]
-        if gate_vectors is not None:
-            # Every image of an ambiguous pair, embedded by the gate encoder in one run.
-            progress(ProgressEvent("decide", 0, len(pairs), "second look at ambiguous pairs"))
-            gate_vectors.prefetch(i for pair in gated for i in pair)
-        if verifier is not None:
-            verify_in_parallel(gated, scorer, config, progress, cancel)
-        accepted: list[tuple[int, int]] = []
-        for done, (a, b) in enumerate(pairs.tolist(), start=1):
-            if scorer.score(a, b).probability >= threshold:
-                accepted.append((a, b))
-            if done % 64 == 0 or done == len(pairs):
-                cancel.raise_if_cancelled()
-                progress(ProgressEvent("decide", done, len(pairs)))
-    with timer.stage("group"):
-        progress(ProgressEvent("group", 0, 0, "grouping and choosing originals"))
+@dataclass
+class _MatchRun:
+    """The stages after features, for one scan: each method is one stage or one round."""
+
+    features: FeatureSet
+    config: ScanConfig
+    decision: StagedDecision
+    look: Looker
+    progress: ProgressCallback
+    cancel: CancelToken
+    timer: _Timer
+    verdicts: Verdicts
+    counts: _Counts = field(default_factory=_Counts)
+    checks: Counter[int] = field(default_factory=Counter)  # keypoint checks per picture
+
+    def report(self, discovery_skipped: Sequence[Skipped]) -> ScanReport:
+        features = self.features
         candidates = [Candidate(i, e, features.infos[i]) for i, e in enumerate(features.entries)]
-        raw = build_groups(
-            candidates,
-            accepted,
-            lambda a, b: scorer.score(a, b).probability,
-            threshold,
-            scorer.geometry,
-        )
-        groups = tuple(_report_group(g, features, scorer) for g in raw)
-    skipped = tuple(discovery_skipped) + features.skipped
-    stats = ScanStats(
-        files_found=len(features.entries) + len(features.skipped),
-        images_used=len(features.entries),
-        skipped=len(skipped),
-        decoded=features.decoded,
-        from_cache=features.from_cache,
-        candidate_pairs=len(pairs),
-        gated_pairs=scorer.counter.gated,
-        verified_pairs=scorer.verification.ran,
-        warnings=failure_warning(scorer.verification.failures),
-        duplicate_pairs=len(accepted),
-        groups=len(groups),
-        model_set=config.model_set,
-        encoder=calibration.encoder,
-        threshold=threshold,
-        gate_band=gate,
-        seconds=timer.seconds,
-    )
-    return ScanReport(
-        groups=tuple(sorted(groups, key=lambda g: g.keep)), skipped=skipped, stats=stats
-    )
-
-
-def _report_group(raw: RawGroup, features: FeatureSet, scorer: PairScorer) -> Group:
-    k = raw.keeper
-    keeper_entry, keeper_info = features.entries[k], features.infos[k]
-    members = [
-        Member(
-            path=keeper_entry.path,
-            probability=1.0,
-            reason=raw.reason,
-            reference=keeper_entry.reference,
-            size=keeper_entry.size,
-            info=keeper_info,
-            mtime_ns=keeper_entry.mtime_ns,
-            fingerprint=features.fingerprints[k],
-        )
-    ]
-    for m in raw.members:
-        pair = scorer.score(k, m)
-        signals = pair.signals if pair.a == k else reversed_signals(pair.signals)
-        entry, info = features.entries[m], features.infos[m]
-        members.append(
-            Member(
-                path=entry.path,
-                probability=round(pair.probability, 4),
-                reason=pair_reason(signals, pair.probability, keeper_info, info, pair.gated),
-                reference=entry.reference,
-                size=entry.size,
-                info=info,
-                signals={**signals.as_dict(), "gated": pair.gated},
-                mtime_ns=entry.mtime_ns,
-                fingerprint=features.fingerprints[m],
+        with self.timer.stage("candidates"):
+            self.progress(ProgressEvent("candidates", 0, 0, "searching for similar pictures"))
+            collapsed = self._collapsed(candidates)
+            pairs = self._candidate_pairs(collapsed)
+        decisions = self._decide(self._cheap(pairs), {}, ())
+        decisions = self._complete(decisions, {(a, b) for a, b in pairs.tolist()})
+        with self.timer.stage("group"):
+            self.progress(ProgressEvent("group", 0, 0, "grouping and choosing originals"))
+            raw = build_groups(
+                candidates,
+                decisions.accepted(),
+                decisions.probability,
+                decisions.threshold,
+                decisions.geometry,
             )
+            groups = report_groups(raw, features, decisions, collapsed)
+        skipped = tuple(discovery_skipped) + features.skipped
+        return ScanReport(groups, skipped, self._stats(groups, decisions, len(skipped)))
+
+    def _collapsed(self, candidates: list[Candidate]) -> Collapsed:
+        features = self.features
+        collapsed = collapse_identical(candidates, features.fingerprints, features.pixel_digests)
+        collapsed = keep_apart(collapsed, self._apart)
+        self.counts.identical = len(collapsed.copies)
+        return collapsed
+
+    def _apart(self, a: int, b: int) -> bool:
+        entries = self.features.entries
+        return (entries[a].path, entries[b].path) in self.verdicts
+
+    def _candidate_pairs(self, collapsed: Collapsed) -> NDArray[np.int64]:
+        pairs = candidate_pairs(self.features, collapsed.representatives, self.config)
+        self.counts.candidates = len(pairs)
+        return pairs
+
+    def _cheap(self, pairs: NDArray[np.int64]) -> CheapScores:
+        with self.timer.stage("decide"):
+            return cheap_scores(self.features, pairs, self.decision, self.progress, self.cancel)
+
+    def _decide(
+        self,
+        scores: CheapScores,
+        geometry: dict[tuple[int, int], int],
+        earlier: Sequence[DecidedPair],
+    ) -> Decisions:
+        """One round: the set to verify, the second look, the decisions. ``geometry`` maps
+        accepted pairs that need only their overlap measured to their orientation; the
+        ``earlier`` decided pairs among them are decided again with it."""
+        selection = select_second_look(
+            scores, self.decision, self.config.max_checks_per_image, self.checks
         )
-    return Group(keep=keeper_entry.path, reason=raw.reason, members=tuple(members))
+        self.counts.in_band += selection.in_band
+        self.counts.over_bound += selection.over_bound
+        band = {_key(scores.pairs[r]): scores.signals[r].orientation for r in selection.rows}
+        with self.timer.stage("verify"):
+            looked = self.look({**geometry, **band}, sorted(band))
+        self.counts.verified += looked.ran
+        known = {(f.path_a, f.path_b) for f in self.counts.failures}
+        self.counts.failures += [f for f in looked.failures if (f.path_a, f.path_b) not in known]
+        rows = [*scored_rows(scores), *((p.a, p.b, p.signals) for p in earlier)]
+        with self.timer.stage("decide"):
+            return decide_pairs(rows, looked.look, self.decision, self._apart)
+
+    def _complete(self, decisions: Decisions, scored: set[tuple[int, int]]) -> Decisions:
+        """The pairs grouping and the keeper rule will read, decided before they run."""
+        with self.timer.stage("complete"):
+            completion = complete_for_grouping(len(self.features.entries), decisions, scored)
+        scores = self._cheap(np.array(completion.new_pairs, dtype=np.int64).reshape(-1, 2))
+        earlier = [decisions.pairs[k] for k in completion.needs_geometry]
+        geometry = {(p.a, p.b): p.signals.orientation for p in earlier}
+        for row, p in enumerate(scores.cheap.tolist()):
+            if not self.decision.in_band(p) and p >= self.decision.threshold:
+                geometry[_key(scores.pairs[row])] = scores.signals[row].orientation
+        return decisions.merged(self._decide(scores, geometry, earlier))
+
+    def _stats(self, groups: Sequence[Group], decisions: Decisions, skipped: int) -> ScanStats:
+        features, counts = self.features, self.counts
+        return ScanStats(
+            files_found=len(features.entries) + len(features.skipped),
+            images_used=len(features.entries),
+            skipped=skipped,
+            decoded=features.decoded,
+            from_cache=features.from_cache,
+            candidate_pairs=counts.candidates,
+            gated_pairs=sum(1 for p in decisions.pairs.values() if p.decision.gated),
+            verified_pairs=counts.verified,
+            warnings=failure_warning(counts.failures),
+            duplicate_pairs=len(decisions.accepted()),
+            groups=len(groups),
+            model_set=self.config.model_set,
+            encoder=None,
+            threshold=self.decision.threshold,
+            gate_band=self.decision.band,
+            seconds=self.timer.seconds,
+            identical_files=counts.identical,
+            checks_over_bound=counts.over_bound,
+        )
+
+
+def _key(pair: NDArray[np.int64]) -> tuple[int, int]:
+    a, b = pair.tolist()
+    return int(a), int(b)

@@ -124,6 +124,8 @@ class ScanStats:
     calibration: str = ""  # where the calibration came from
     roots: tuple[str, ...] = ()  # the scanned folders: nothing outside them is ever trashed
     scan_id: str = ""  # names the scan record in the data folder that trash is checked against
+    identical_files: int = 0  # joined their group as identical copies, never paired
+    checks_over_bound: int = 0  # band pairs left unverified by the per-picture bound
 
 
 @dataclass(frozen=True)

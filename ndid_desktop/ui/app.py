@@ -50,7 +50,8 @@ def _app_icon() -> QIcon:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from ndid_desktop import __version__
-    from ndid_desktop.paths import data_dir, user_action_lock
+    from ndid_desktop.paths import user_action_lock
+    from ndid_desktop.workspace import DataFolder
 
     parser = argparse.ArgumentParser(prog="ndid-desktop", description="NDID Desktop")
     parser.add_argument("--version", action="version", version=f"NDID Desktop {__version__}")
@@ -69,16 +70,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from ndid_desktop.ui.main_window import AppContext, MainWindow
+    from ndid_desktop.ui.worker import engine_scan
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("NDID Desktop")
     app.setOrganizationName("ndid-desktop")
     QApplication.setDesktopFileName("ndid-desktop")  # Wayland app id: the .desktop file name
     QApplication.setWindowIcon(_app_icon())
-    base = data_dir(args.data_dir)
-    base.mkdir(parents=True, exist_ok=True)
-    settings = QSettings(str(base / "settings.ini"), QSettings.Format.IniFormat)
-    context = AppContext(data_dir=base, settings=settings, user_locks=(user_action_lock(),))
+    data = DataFolder.at(args.data_dir)
+    data.base.mkdir(parents=True, exist_ok=True)
+    settings = QSettings(str(data.settings), QSettings.Format.IniFormat)
+    context = AppContext(
+        data_dir=data.base,
+        settings=settings,
+        user_locks=(user_action_lock(),),
+        scan=engine_scan,  # the real scan; the engine's heavy stack loads on its first call
+    )
     window = MainWindow(context)
     for folder in args.folders:
         window.folders.add_folder(str(Path(folder).resolve()))

@@ -1,16 +1,17 @@
-"""The review list: one row per group, with the user's choices (keeper, selected for trash,
-not duplicates) held beside the engine's read-only report."""
+"""The review list: one row per group. The user's decisions (keeper, selected for trash, split,
+not duplicates) live in the engine's Review (engine/actions/review.py); this model shows it to
+Qt views and tells them which rows changed, nothing more."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
 from enum import IntEnum
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
-from ndid_desktop.engine.types import Group, Member
+from ndid_desktop.engine.actions.review import GroupReview, KeeperRule, Review, SortKey
+from ndid_desktop.engine.types import Group
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -23,35 +24,19 @@ class Roles(IntEnum):
     SELECTED = Qt.ItemDataRole.UserRole + 5  # chosen for "trash the others"
 
 
-@dataclass
-class GroupState:
-    group: Group
-    keep: str
-    selected: bool = True
-    members: list[Member] = field(default_factory=list)
-
-    @property
-    def savings(self) -> int:
-        return sum(m.size for m in self.members if m.path != self.keep and not m.reference)
-
-    @property
-    def weakest(self) -> float:
-        return min((m.probability for m in self.members if m.path != self.group.keep), default=1.0)
-
-
 class GroupListModel(QAbstractListModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[GroupState] = []
+        self._review = Review()
 
     # --- Qt model interface
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
+        return 0 if parent.isValid() else len(self._review)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        if not index.isValid() or not 0 <= index.row() < len(self._review):
             return None
-        state = self._rows[index.row()]
+        state = self._review[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return self.tr("{n} files — keep {name}").format(
                 n=len(state.members), name=os.path.basename(state.keep)
@@ -75,13 +60,14 @@ class GroupListModel(QAbstractListModel):
     def setData(self, index: Index, value: object, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid():
             return False
-        state = self._rows[index.row()]
+        row = index.row()
         if role == Qt.ItemDataRole.CheckStateRole:
-            state.selected = Qt.CheckState(value) == Qt.CheckState.Checked
+            checked = Qt.CheckState(value) == Qt.CheckState.Checked
+            self._review = self._review.select(row, checked)
         elif role == Roles.KEEP and isinstance(value, str):
-            if value not in {m.path for m in state.members}:
+            if value not in self._review[row].paths:
                 return False
-            state.keep = value
+            self._review = self._review.choose_keeper(row, value)
         else:
             return False
         self.dataChanged.emit(index, index, [role])
@@ -96,86 +82,69 @@ class GroupListModel(QAbstractListModel):
             | Qt.ItemFlag.ItemIsUserCheckable
         )
 
-    # --- our interface
+    # --- our interface: each call replaces the review and signals the rows it touched
+    @property
+    def review(self) -> Review:
+        return self._review
+
     def set_groups(self, groups: Sequence[Group]) -> None:
+        self.set_review(Review.from_groups(groups))
+
+    def set_review(self, review: Review) -> None:
         self.beginResetModel()
-        self._rows = [GroupState(g, g.keep, True, list(g.members)) for g in groups]
+        self._review = review
         self.endResetModel()
 
-    def state(self, row: int) -> GroupState:
-        return self._rows[row]
+    def state(self, row: int) -> GroupReview:
+        return self._review[row]
 
-    def states(self) -> list[GroupState]:
-        return list(self._rows)
+    def states(self) -> list[GroupReview]:
+        return list(self._review.groups)
 
-    def split(self, row: int, moved: set[str]) -> None:
-        """Move the ``moved`` members of a group into a group of their own; a part left with a
-        single file is no group any more."""
-        state = self._rows[row]
-        parts = [
-            [m for m in state.members if m.path not in moved],
-            [m for m in state.members if m.path in moved],
-        ]
-        new_rows = [_state_of(part) for part in parts if len(part) > 1]
+    def next_keeper(self, row: int) -> None:
+        self._review = self._review.next_keeper(row)
+        self.dataChanged.emit(self.index(row), self.index(row), [Roles.KEEP])
+
+    def split(self, row: int, moved: Collection[str]) -> None:
+        """Split a group in place (see Review.split): its row goes, its parts come in."""
+        after = self._review.split(row, moved)
+        added = len(after) - len(self._review) + 1  # 0, 1 or 2 parts kept as groups
         self.beginRemoveRows(QModelIndex(), row, row)
-        del self._rows[row]
+        self._review = self._review.remove([row])
         self.endRemoveRows()
-        if new_rows:
-            self.beginInsertRows(QModelIndex(), row, row + len(new_rows) - 1)
-            self._rows[row:row] = new_rows
+        if added:
+            self.beginInsertRows(QModelIndex(), row, row + added - 1)
+            self._review = after
             self.endInsertRows()
 
     def remove_rows(self, rows: Sequence[int]) -> None:
         for row in sorted(set(rows), reverse=True):
             self.beginRemoveRows(QModelIndex(), row, row)
-            del self._rows[row]
+            self._review = self._review.remove([row])
             self.endRemoveRows()
 
+    def remove_trashed(self, trashed: Collection[str]) -> None:
+        """Drop the ticked groups that have nothing left to decide after a trash action."""
+        self.remove_rows(self._review.emptied_by(trashed))
+
     def rows_with(self, path: str) -> list[int]:
-        return [i for i, s in enumerate(self._rows) if any(m.path == path for m in s.members)]
+        return self._review.rows_with(path)
 
     def keep_suggested(self) -> None:
-        for state in self._rows:
-            state.keep = state.group.keep
-        if self._rows:
-            self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1), [Roles.KEEP])
+        self._replace_keepers(self._review.keep_suggested())
 
-    def keep_by_rule(self, rule: str, folder: str = "") -> None:
+    def keep_by_rule(self, rule: KeeperRule, folder: str = "") -> None:
         """Choose the keeper of every group: 'resolution', 'oldest', or 'folder' (files under
         ``folder`` first). Reference files always stay keepers."""
-        for state in self._rows:
-            refs = [m for m in state.members if m.reference]
-            if refs:
-                state.keep = refs[0].path
-                continue
-            if rule == "resolution":
-                state.keep = max(state.members, key=lambda m: (m.info.pixels, m.size)).path
-            elif rule == "oldest":
-                state.keep = min(state.members, key=lambda m: (m.mtime_ns, m.path)).path
-            elif rule == "folder":
-                inside = [
-                    m for m in state.members if m.path.startswith(folder.rstrip(os.sep) + os.sep)
-                ]
-                if inside:
-                    state.keep = inside[0].path
-        if self._rows:
-            self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1), [Roles.KEEP])
+        self._replace_keepers(self._review.apply_rule(rule, folder))
 
-    def sort_by(self, key: str) -> None:
+    def sort_by(self, key: SortKey) -> None:
         """'savings' (largest first), 'probability' (least sure first) or 'folder'."""
         self.layoutAboutToBeChanged.emit()
-        if key == "savings":
-            self._rows.sort(key=lambda s: -s.savings)
-        elif key == "probability":
-            self._rows.sort(key=lambda s: s.weakest)
-        else:
-            self._rows.sort(key=lambda s: os.path.dirname(s.keep))
+        self._review = self._review.sorted_by(key)
         self.layoutChanged.emit()
 
-
-def _state_of(members: list[Member]) -> GroupState:
-    """A group made by hand: the reference file, else the highest resolution, is kept."""
-    keeper = max(members, key=lambda m: (m.reference, m.info.pixels, m.size))
-    ordered = [keeper, *[m for m in members if m is not keeper]]
-    group = Group(keeper.path, "kept: chosen when the group was split by hand", tuple(ordered))
-    return GroupState(group, keeper.path, True, ordered)
+    def _replace_keepers(self, review: Review) -> None:
+        self._review = review
+        if len(review):
+            self.dataChanged.emit(self.index(0), self.index(len(review) - 1), [Roles.KEEP])

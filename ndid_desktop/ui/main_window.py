@@ -43,13 +43,13 @@ from ndid_desktop.engine.actions.verdicts import Verdicts
 from ndid_desktop.engine.config import DEFAULT_EXTENSIONS, ScanConfig
 from ndid_desktop.engine.progress import ProgressEvent
 from ndid_desktop.engine.types import ScanReport
-from ndid_desktop.paths import bundled_models_dir, scan_records_dir
 from ndid_desktop.ui.folders import FolderPanel
 from ndid_desktop.ui.group_delegate import GroupDelegate, human_size
 from ndid_desktop.ui.groups_model import GroupListModel, Roles
 from ndid_desktop.ui.settings_dialog import SettingsDialog, UserSettings
 from ndid_desktop.ui.thumbnails import ThumbnailCache
-from ndid_desktop.ui.worker import ScanWorker
+from ndid_desktop.ui.worker import ScanFunction, ScanWorker, engine_scan
+from ndid_desktop.workspace import DataFolder, ScanOptions, scan_config
 
 STAGES = {
     "discover": "Finding photos",
@@ -70,6 +70,12 @@ class AppContext:
     locate: TrashLocator | None = None  # finds a file in that trash (for interrupted runs)
     user_locks: tuple[Path, ...] = ()  # held by every NDID process of the user while trashing
     confirm: bool = True  # tests answer the confirmation themselves
+    scan: ScanFunction = engine_scan  # tests hand in a stand-in that returns a prepared report
+
+    @property
+    def folder(self) -> DataFolder:
+        """Where each of NDID's files lives under ``data_dir``."""
+        return DataFolder.at(self.data_dir)
 
 
 class MainWindow(QMainWindow):
@@ -81,8 +87,8 @@ class MainWindow(QMainWindow):
         self.worker: ScanWorker | None = None
         self.scan_thread: QThread | None = None
         self._started = 0.0
-        self.journal = Journal(context.data_dir / "journal.jsonl", context.user_locks)
-        self.verdicts = Verdicts(context.data_dir / "verdicts.json")
+        self.journal = Journal(context.folder.journal, context.user_locks)
+        self.verdicts = Verdicts(context.folder.verdicts)
 
         self.folders = FolderPanel()
         self.model_set = QComboBox()
@@ -199,10 +205,7 @@ class MainWindow(QMainWindow):
     def next_keeper(self) -> None:
         """Make the next member of the current group the file to keep."""
         for row in self._selected_rows()[:1]:
-            state = self.groups.state(row)
-            paths = [m.path for m in state.members]
-            following = paths[(paths.index(state.keep) + 1) % len(paths)]
-            self.groups.setData(self.groups.index(row), following, Roles.KEEP)
+            self.groups.next_keeper(row)
 
     def keep_in_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, self.tr("Keep the files in this folder"))
@@ -217,7 +220,7 @@ class MainWindow(QMainWindow):
         return UserSettings(
             threshold=float(str(threshold)) if threshold not in (None, "") else None,
             extensions=frozenset(extensions) or DEFAULT_EXTENSIONS,
-            models_dir=Path(str(s.value("models_dir", self.context.data_dir / "models"))),
+            models_dir=Path(str(s.value("models_dir", self.context.folder.models_dir))),
         )
 
     def edit_settings(self) -> None:
@@ -245,19 +248,14 @@ class MainWindow(QMainWindow):
         s.setValue("models_dir", str(chosen.models_dir))
 
     def scan_config(self) -> ScanConfig:
-        base = self.context.data_dir
         user = self.user_settings()
-        return ScanConfig(
+        options = ScanOptions(
             model_set=self.model_set.currentText(),
             threshold=user.threshold,
             extensions=user.extensions,
-            cache_path=base / "features.sqlite",
-            calibration_dir=base / "calibration",
             models_dir=user.models_dir,
-            bundled_models_dir=bundled_models_dir(),
-            verdicts_path=base / "verdicts.json",
-            scan_records_dir=scan_records_dir(base),
         )
+        return scan_config(self.context.folder, options)
 
     def start_scan(self) -> None:
         roots = self.folders.roots()
@@ -265,7 +263,7 @@ class MainWindow(QMainWindow):
             self.status.setText(self.tr("Add at least one folder first."))
             return
         self._save()
-        self.worker = ScanWorker(roots, self.scan_config())
+        self.worker = ScanWorker(roots, self.scan_config(), scan=self.context.scan)
         self.scan_thread = QThread(self)
         self.worker.moveToThread(self.scan_thread)
         self.scan_thread.started.connect(self.worker.run)
@@ -377,7 +375,7 @@ class MainWindow(QMainWindow):
     def mark_not_duplicates(self) -> None:
         rows = self._selected_rows()
         for row in rows:
-            self.verdicts.mark_not_duplicates(m.path for m in self.groups.state(row).members)
+            self.verdicts.mark_not_duplicates(self.groups.state(row).paths)
         self.groups.remove_rows(rows)
         self.status.setText(self.tr("Remembered: these files are not duplicates."))
 
@@ -387,8 +385,7 @@ class MainWindow(QMainWindow):
         rows = self._selected_rows()
         if not rows:
             return
-        state = self.groups.state(rows[0])
-        dialog = SplitDialog([m.path for m in state.members], self)
+        dialog = SplitDialog(list(self.groups.state(rows[0]).paths), self)
         if dialog.exec() != SplitDialog.DialogCode.Accepted or not dialog.moved():
             return
         moved = dialog.moved()
@@ -396,21 +393,19 @@ class MainWindow(QMainWindow):
 
     def apply_split(self, row: int, moved: set[str]) -> None:
         """Split a group and remember that the two parts are different pictures."""
-        state = self.groups.state(row)
-        staying = [m.path for m in state.members if m.path not in moved]
-        self.verdicts.mark_apart(staying, moved)
+        staying, moving = self.groups.state(row).parts(moved)
+        self.verdicts.mark_apart(staying, moving)
         self.groups.split(row, moved)
         self.status.setText(self.tr("Group split; later scans keep the two parts apart."))
 
     def trash_choices(self) -> list[GroupChoice]:
-        chosen = [s for s in self.groups.states() if s.selected]
-        return [GroupChoice(tuple(m.path for m in s.members), s.keep) for s in chosen]
+        return self.groups.review.trash_choices()
 
     def _plan(self) -> TrashPlan | None:
         """The plan for the ticked groups, checked against the scan's record on disk now."""
         assert self.report is not None
         try:
-            record = load_record(scan_records_dir(self.context.data_dir), self.report.stats.scan_id)
+            record = load_record(self.context.folder.scan_records, self.report.stats.scan_id)
             return plan_trash(self.trash_choices(), record)
         except (RecordError, PlanRejected) as exc:
             self.status.setText(self.tr("Nothing moved: {why}").format(why=exc))
@@ -458,13 +453,7 @@ class MainWindow(QMainWindow):
 
     def _after_trash(self, outcomes: list[Outcome], no_longer_safe: int) -> None:
         gone = {o.path for o in outcomes if o.status == "trashed"}
-        emptied = [
-            i
-            for i, s in enumerate(self.groups.states())
-            if s.selected
-            and all(m.path == s.keep or m.path in gone or m.reference for m in s.members)
-        ]
-        self.groups.remove_rows(emptied)
+        self.groups.remove_trashed(gone)
         failed = [o for o in outcomes if o.status != "trashed"]
         text = self.tr("Moved {n} files to the trash.").format(n=len(gone))
         if no_longer_safe:

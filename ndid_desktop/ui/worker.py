@@ -4,17 +4,37 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
 from ndid_desktop.engine.config import Root, ScanConfig
-from ndid_desktop.engine.progress import CancelToken, ProgressEvent, ScanCancelled
+from ndid_desktop.engine.progress import (
+    CancelToken,
+    ProgressCallback,
+    ProgressEvent,
+    ScanCancelled,
+)
+from ndid_desktop.engine.types import ScanReport
+
+# What the worker runs: the engine's scan, or a stand-in (tests). It reports progress through
+# the callback, polls the token and raises ScanCancelled when it is set.
+ScanFunction = Callable[[Sequence[Root], ScanConfig, ProgressCallback, CancelToken], ScanReport]
+
+
+def engine_scan(
+    roots: Sequence[Root], config: ScanConfig, progress: ProgressCallback, cancel: CancelToken
+) -> ScanReport:
+    """The real scan. Imported on the first call, on the worker's thread: the heavy stack
+    (numpy, ONNX Runtime, faiss) loads off the GUI thread and after the window is shown."""
+    from ndid_desktop.engine.pipeline import scan
+
+    return scan(roots, config, progress, cancel)
 
 
 class ScanWorker(QObject):
-    """Drives engine.scan; emits progress (throttled), then exactly one of finished_report,
-    failed or cancelled, and always done."""
+    """Drives a scan (the engine's unless another is handed in); emits progress (throttled),
+    then exactly one of finished_report, failed or cancelled, and always done."""
 
     progress = Signal(object)  # ProgressEvent
     finished_report = Signal(object)  # ScanReport
@@ -22,10 +42,17 @@ class ScanWorker(QObject):
     cancelled = Signal()
     done = Signal()
 
-    def __init__(self, roots: Sequence[Root], config: ScanConfig, interval: float = 0.1) -> None:
+    def __init__(
+        self,
+        roots: Sequence[Root],
+        config: ScanConfig,
+        interval: float = 0.1,
+        scan: ScanFunction = engine_scan,
+    ) -> None:
         super().__init__()
         self.roots = tuple(roots)
         self.config = config
+        self._scan = scan
         self.token = CancelToken()
         self._interval = interval
         self._last = 0.0
@@ -46,12 +73,8 @@ class ScanWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        from ndid_desktop.engine.pipeline import (
-            scan,
-        )  # the heavy stack loads here, off the GUI thread
-
         try:
-            report = scan(self.roots, self.config, self._report, self.token)
+            report = self._scan(self.roots, self.config, self._report, self.token)
         except ScanCancelled:
             self.cancelled.emit()
         except Exception as exc:  # shown to the user; the app must not die with the scan

@@ -1,6 +1,8 @@
 """The desktop app under pytest-qt (offscreen): models pass qtmodeltester, a real scan runs
 through the worker and fills the grid, cancel works, and trash goes through a fake trash with
-every action journalled. Qt warnings fail these tests (qt_log_level_fail in pyproject)."""
+every action journalled. The window also runs over stand-in scans (AppContext.scan) that
+return a prepared report, wait for the cancel, or fail, so its own behaviour is tested without
+the engine. Qt warnings fail these tests (qt_log_level_fail in pyproject)."""
 
 from __future__ import annotations
 
@@ -14,11 +16,22 @@ import pytest
 pytest.importorskip("PySide6")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QSettings, Qt
 
+from ndid_desktop.engine.actions import TrashPlan
+from ndid_desktop.engine.config import Root, ScanConfig
 from ndid_desktop.engine.evaluation.attacks import ManifestRow
+from ndid_desktop.engine.progress import CancelToken, ProgressCallback, ProgressEvent
+from ndid_desktop.engine.types import ScanReport
 from ndid_desktop.ui.groups_model import GroupListModel, Roles
 from ndid_desktop.ui.main_window import AppContext, MainWindow
+
+if TYPE_CHECKING:
+    from pytestqt.modeltest import ModelTester
+    from pytestqt.qtbot import QtBot
 
 
 class FakeTrash:
@@ -42,7 +55,7 @@ def library(tiny_library: tuple[Path, list[ManifestRow]], tmp_path: Path) -> Pat
 
 
 @pytest.fixture
-def window(qtbot, tmp_path: Path) -> MainWindow:
+def window(qtbot: QtBot, tmp_path: Path) -> MainWindow:
     data = tmp_path / "data"  # the scans use the shipped Lite0 ONNX file: no export
     trash = FakeTrash(tmp_path / "trash")
     settings = QSettings(str(data / "settings.ini"), QSettings.Format.IniFormat)
@@ -52,7 +65,7 @@ def window(qtbot, tmp_path: Path) -> MainWindow:
     return w
 
 
-def _scan(qtbot, window: MainWindow, folder: Path) -> None:
+def _scan(qtbot: QtBot, window: MainWindow, folder: Path) -> None:
     window.folders.add_folder(str(folder))
     window.start_scan()
     assert window.worker is not None
@@ -61,7 +74,9 @@ def _scan(qtbot, window: MainWindow, folder: Path) -> None:
     qtbot.waitUntil(lambda: window.scan_button.isEnabled(), timeout=10_000)
 
 
-def test_scan_fills_the_grid_and_the_model_is_sound(qtbot, qtmodeltester, window, library) -> None:
+def test_scan_fills_the_grid_and_the_model_is_sound(
+    qtbot: QtBot, qtmodeltester: ModelTester, window: MainWindow, library: Path
+) -> None:
     _scan(qtbot, window, library)
     assert window.report is not None
     assert window.groups.rowCount() == len(window.report.groups) > 0
@@ -70,13 +85,12 @@ def test_scan_fills_the_grid_and_the_model_is_sound(qtbot, qtmodeltester, window
     assert window.groups.data(first, Roles.KEEP) == window.report.groups[0].keep
     assert "groups" in window.status.text()
     window.view.grab()  # paint: thumbnails are requested for visible rows
-    qtbot.waitUntil(
-        lambda: window.thumbnails.get(window.report.groups[0].keep) is not None, timeout=20_000
-    )
+    keep = window.report.groups[0].keep
+    qtbot.waitUntil(lambda: window.thumbnails.get(keep) is not None, timeout=20_000)
 
 
 def test_window_stays_responsive_and_cancel_stops_the_scan(
-    qtbot, window, library, monkeypatch
+    qtbot: QtBot, window: MainWindow, library: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import itertools
     import time
@@ -90,7 +104,7 @@ def test_window_stays_responsive_and_cancel_stops_the_scan(
     # 24 of its 84 photos read, so the scan cannot have finished first.
     report = ScanWorker._report
 
-    def report_then_cancel(self: ScanWorker, event) -> None:  # type: ignore[no-untyped-def]
+    def report_then_cancel(self: ScanWorker, event: ProgressEvent) -> None:
         report(self, event)
         if event.stage == "features" and event.done >= 24:
             self.cancel()
@@ -118,7 +132,9 @@ def test_window_stays_responsive_and_cancel_stops_the_scan(
         assert 24 <= cache.count() < 84  # what was read stays cached for the next scan
 
 
-def test_trash_uses_the_fake_trash_and_the_journal(qtbot, window, library) -> None:
+def test_trash_uses_the_fake_trash_and_the_journal(
+    qtbot: QtBot, window: MainWindow, library: Path
+) -> None:
     _scan(qtbot, window, library)
     assert window.report is not None
     first = window.groups.state(0)
@@ -135,7 +151,9 @@ def test_trash_uses_the_fake_trash_and_the_journal(qtbot, window, library) -> No
     assert {e.path for e in journal if e.action == "trash" and e.status == "trashed"} == set(real)
 
 
-def test_trash_is_checked_again_when_the_user_confirms(qtbot, window, library) -> None:
+def test_trash_is_checked_again_when_the_user_confirms(
+    qtbot: QtBot, window: MainWindow, library: Path
+) -> None:
     """The keeper vanishes while the confirmation is open: nothing of its group moves."""
     _scan(qtbot, window, library)
     first = window.groups.state(0)
@@ -145,19 +163,22 @@ def test_trash_is_checked_again_when_the_user_confirms(qtbot, window, library) -
         )
     window.context = replace(window.context, confirm=True)
 
-    def user_waits_then_says_yes(plan) -> bool:
+    def user_waits_then_says_yes(plan: TrashPlan) -> bool:
         assert len(plan.trash) == len(first.members) - 1
         os.remove(first.keep)  # e.g. another program deleted it meanwhile
         return True
 
-    window._confirm_trash = user_waits_then_says_yes
+    window._confirm_trash = user_waits_then_says_yes  # type: ignore[method-assign]
     window.trash_selected()
     assert window.fake_trash.paths == []  # type: ignore[attr-defined]
     assert all(os.path.exists(m.path) for m in first.members if m.path != first.keep)
-    assert "Nothing" in window.status.text() or "no longer safe" in window.status.text()
+    # The second plan refuses every file of the group (its keeper is gone): none may move.
+    others = len(first.members) - 1
+    assert "Moved 0 files" in window.status.text()
+    assert f"{others} files were no longer safe to move" in window.status.text()
 
 
-def test_not_duplicates_is_remembered(qtbot, window, library) -> None:
+def test_not_duplicates_is_remembered(qtbot: QtBot, window: MainWindow, library: Path) -> None:
     _scan(qtbot, window, library)
     before = window.groups.rowCount()
     window.view.setCurrentIndex(window.groups.index(0))
@@ -166,7 +187,7 @@ def test_not_duplicates_is_remembered(qtbot, window, library) -> None:
     assert len(window.verdicts) > 0
 
 
-def test_keeper_rules(qtbot, window, library) -> None:
+def test_keeper_rules(qtbot: QtBot, window: MainWindow, library: Path) -> None:
     _scan(qtbot, window, library)
     window.groups.keep_by_rule("resolution")
     for state in window.groups.states():
@@ -176,7 +197,7 @@ def test_keeper_rules(qtbot, window, library) -> None:
     assert all(s.keep == s.group.keep for s in window.groups.states())
 
 
-def test_empty_model_passes_the_model_tester(qtmodeltester) -> None:
+def test_empty_model_passes_the_model_tester(qtmodeltester: ModelTester) -> None:
     qtmodeltester.check(GroupListModel())
 
 
@@ -188,7 +209,7 @@ def test_sensitivity_is_explained_as_measured_precision() -> None:
     assert expected_precision(points, 0.4) is None
 
 
-def test_settings_reach_the_scan_config(qtbot, window) -> None:
+def test_settings_reach_the_scan_config(qtbot: QtBot, window: MainWindow) -> None:
     s = window.context.settings
     s.setValue("threshold", 0.97)
     s.setValue("extensions", [".jpg", ".png"])
@@ -197,7 +218,9 @@ def test_settings_reach_the_scan_config(qtbot, window) -> None:
     assert config.extensions == frozenset({".jpg", ".png"})
 
 
-def test_folders_with_reference_and_exclusions_persist(qtbot, window, tmp_path) -> None:
+def test_folders_with_reference_and_exclusions_persist(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
     (tmp_path / "lib" / "skip").mkdir(parents=True)
     window.folders.add_folder(str(tmp_path / "lib"), reference=True)
     window.folders.exclude(str(tmp_path / "lib"), str(tmp_path / "lib" / "skip"))
@@ -208,7 +231,9 @@ def test_folders_with_reference_and_exclusions_persist(qtbot, window, tmp_path) 
     assert root.reference and root.excluded == (tmp_path / "lib" / "skip",)
 
 
-def test_split_group_keeps_parts_apart_now_and_later(qtbot, qtmodeltester, window, library) -> None:
+def test_split_group_keeps_parts_apart_now_and_later(
+    qtbot: QtBot, qtmodeltester: ModelTester, window: MainWindow, library: Path
+) -> None:
     _scan(qtbot, window, library)
     before = window.groups.rowCount()
     state = window.groups.state(0)
@@ -221,3 +246,153 @@ def test_split_group_keeps_parts_apart_now_and_later(qtbot, qtmodeltester, windo
     a = next(iter(moved))
     b = next(m.path for m in state.members if m.path not in moved)
     assert (a, b) in window.verdicts
+
+
+# --- the window over a stand-in scan: no engine, a prepared report
+
+
+def _jpeg(seed: int) -> bytes:
+    import io
+
+    from ..conftest import textured
+
+    out = io.BytesIO()
+    textured(seed, (96, 72)).save(out, "JPEG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def prepared(window: MainWindow, tmp_path: Path) -> tuple[Path, ScanReport]:
+    """Two groups over real files, with the scan record in the window's data folder (as the
+    engine writes it), so that the window can trash from this report."""
+    from ..trash_fixtures import photo, scanned
+
+    lib = tmp_path / "prepared"
+    a, b, c = (photo(lib, f"{name}.jpg", _jpeg(1)) for name in ("a", "b", "c"))
+    x, y = (photo(lib, f"{name}.jpg", _jpeg(2)) for name in ("x", "y"))
+    s = scanned(window.context.folder.scan_records, [[a, b, c], [x, y]], [lib])
+    return lib, s.report
+
+
+class PreparedScan:
+    """Stands in for the engine's scan: reports progress, then returns a prepared report."""
+
+    def __init__(self, report: ScanReport) -> None:
+        self.report = report
+        self.calls: list[tuple[tuple[Root, ...], ScanConfig]] = []
+
+    def __call__(
+        self,
+        roots: Sequence[Root],
+        config: ScanConfig,
+        progress: ProgressCallback,
+        cancel: CancelToken,
+    ) -> ScanReport:
+        self.calls.append((tuple(roots), config))
+        progress(ProgressEvent("features", 1, 2))
+        progress(ProgressEvent("features", 2, 2))
+        return self.report
+
+
+def test_a_stand_in_scan_fills_the_grid_and_its_groups_can_be_trashed(
+    qtbot: QtBot,
+    qtmodeltester: ModelTester,
+    window: MainWindow,
+    prepared: tuple[Path, ScanReport],
+) -> None:
+    lib, report = prepared
+    fake = PreparedScan(report)
+    window.context = replace(window.context, scan=fake)
+    window.folders.add_folder(str(lib))
+    window.start_scan()
+    qtbot.waitUntil(lambda: window.scan_button.isEnabled(), timeout=10_000)
+    assert fake.calls == [(tuple(window.folders.roots()), window.scan_config())]
+    assert window.report is report
+    assert window.groups.rowCount() == 2
+    qtmodeltester.check(window.groups)
+    assert window.status.text().startswith("2 groups, 3 duplicates")
+    assert window.review.currentWidget() is window.view
+    # Keep b instead of the suggested a, leave the second group alone, trash.
+    keep = str(lib / "b.jpg")
+    assert window.groups.setData(window.groups.index(0), keep, Roles.KEEP)
+    assert not window.groups.setData(window.groups.index(0), str(lib / "x.jpg"), Roles.KEEP)
+    window.groups.setData(
+        window.groups.index(1), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole
+    )
+    window.trash_selected()
+    expected = sorted(os.path.realpath(lib / n) for n in ("a.jpg", "c.jpg"))
+    assert sorted(window.fake_trash.paths) == expected  # type: ignore[attr-defined]
+    assert os.path.exists(keep) and os.path.exists(lib / "x.jpg") and os.path.exists(lib / "y.jpg")
+    assert window.groups.rowCount() == 1  # the emptied group left the list
+    assert window.groups.state(0).keep == str(lib / "x.jpg")
+    assert window.status.text().startswith("Moved 2 files to the trash.")
+
+
+def test_cancel_reaches_the_scan_and_the_cancelled_state_is_shown(
+    qtbot: QtBot, window: MainWindow, prepared: tuple[Path, ScanReport]
+) -> None:
+    """The stand-in waits for the token the Cancel button sets, then stops as the engine
+    does. Had the cancel not arrived it would return its report, and this test would fail."""
+    import threading
+    import time
+
+    from ndid_desktop.engine.progress import ScanCancelled
+
+    lib, report = prepared
+    started, saw_cancel = threading.Event(), threading.Event()
+
+    def waits_for_cancel(
+        roots: Sequence[Root], config: ScanConfig, progress: ProgressCallback, cancel: CancelToken
+    ) -> ScanReport:
+        started.set()
+        deadline = time.monotonic() + 30
+        while not cancel.cancelled:
+            if time.monotonic() > deadline:
+                return report
+            time.sleep(0.01)
+        saw_cancel.set()
+        raise ScanCancelled("scan cancelled")
+
+    window.context = replace(window.context, scan=waits_for_cancel)
+    window.folders.add_folder(str(lib))
+    window.start_scan()
+    assert window.worker is not None and not window.scan_button.isEnabled()
+    qtbot.waitUntil(started.is_set, timeout=10_000)
+    assert window.cancel_button.isEnabled()
+    with qtbot.waitSignal(window.worker.done, timeout=30_000):
+        window.cancel_button.click()
+        assert window.status.text() == "Cancelling after the current batch…"
+    qtbot.waitUntil(lambda: window.scan_button.isEnabled(), timeout=10_000)
+    assert saw_cancel.is_set()
+    assert window.report is None and window.groups.rowCount() == 0
+    assert window.status.text().startswith("Scan cancelled.")
+    assert window.placeholder.text().startswith("Scan cancelled")
+    assert window.review.currentWidget() is window.placeholder
+    assert not window.cancel_button.isEnabled() and window.worker is None
+
+
+def test_a_failing_scan_is_shown_and_the_window_stays_usable(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    def fails(
+        roots: Sequence[Root], config: ScanConfig, progress: ProgressCallback, cancel: CancelToken
+    ) -> ScanReport:
+        raise RuntimeError("the disk went away")
+
+    window.context = replace(window.context, scan=fails)
+    (tmp_path / "lib").mkdir()
+    window.folders.add_folder(str(tmp_path / "lib"))
+    window.start_scan()
+    qtbot.waitUntil(lambda: window.scan_button.isEnabled(), timeout=10_000)
+    assert window.status.text() == "The scan stopped: the disk went away"
+    assert window.report is None
+
+
+def test_the_window_takes_its_paths_and_config_from_the_workspace(window: MainWindow) -> None:
+    from ndid_desktop.workspace import DataFolder, ScanOptions, scan_config
+
+    folder = DataFolder.at(window.context.data_dir)
+    assert window.context.folder == folder
+    assert window.journal.path == folder.journal and window.verdicts.path == folder.verdicts
+    expected = scan_config(folder, ScanOptions(models_dir=folder.models_dir))
+    assert window.scan_config() == expected

@@ -26,6 +26,7 @@ from ndid_desktop.engine.actions.plan import (
     plan_trash,
 )
 from ndid_desktop.engine.actions.restore import find_in_trash, restore
+from ndid_desktop.engine.actions.review import GroupReview, Review
 from ndid_desktop.engine.actions.scan_record import (
     RecordedFile,
     RecordError,
@@ -38,6 +39,7 @@ __all__ = [
     "ActionBusyError",
     "ActionLockError",
     "GroupChoice",
+    "GroupReview",
     "Journal",
     "JournalEntry",
     "JournalReading",
@@ -47,6 +49,7 @@ __all__ = [
     "RecordError",
     "RecordedFile",
     "Refusal",
+    "Review",
     "ScanRecord",
     "TrashFunction",
     "TrashLocator",

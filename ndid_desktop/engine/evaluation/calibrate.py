@@ -7,26 +7,22 @@ that look like this, this share are the same picture".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ndid_desktop.engine.config import Root, ScanConfig
-from ndid_desktop.engine.evaluation.attacks import ManifestRow
-from ndid_desktop.engine.features.cache import FeatureCache
-from ndid_desktop.engine.features.encoders import Encoder
-from ndid_desktop.engine.features.extract import FeatureSet, compute_features
-from ndid_desktop.engine.features.model_sets import model_set
-from ndid_desktop.engine.files.discover import discover
-from ndid_desktop.engine.match.candidates import find_candidates
-from ndid_desktop.engine.match.decision import Calibration, CalibrationError, LogisticStage
-from ndid_desktop.engine.match.scoring import GateVectors, measure_pair, with_verification
+from ndid_desktop.engine.evaluation.fitting_look import FittingLook
+from ndid_desktop.engine.evaluation.labelled import LabelledPairs
+from ndid_desktop.engine.match.decision import (
+    Calibration,
+    CalibrationError,
+    LogisticStage,
+    StagedDecision,
+    measured,
+)
 from ndid_desktop.engine.match.signals import feature_vector
-from ndid_desktop.engine.match.verify import Verification
-from ndid_desktop.engine.progress import ProgressCallback, ProgressEvent, null_progress
 from ndid_desktop.engine.types import PairSignals
 
 # Few, monotone features: each coefficient reads as "more of this signal, more (or less)
@@ -51,35 +47,8 @@ TARGET_PRECISION = 0.995
 # for pair recall 0.846, 0.846, 0.839. MISS_SHARE 3% gives 0.075 on the training pairs.
 MISS_SHARE = 0.03
 FALSE_SHARE = 0.001
-
-
-@dataclass(frozen=True)
-class LabelledPairs:
-    features: FeatureSet
-    pairs: NDArray[np.int64]
-    labels: NDArray[np.bool_]
-    signals: list[PairSignals]
-
-
-def labelled_pairs(
-    folder: Path,
-    rows: Sequence[ManifestRow],
-    config: ScanConfig,
-    cache: FeatureCache,
-    progress: ProgressCallback = null_progress,
-    encoder: Encoder | None = None,
-) -> LabelledPairs:
-    """Candidate pairs of a labelled dataset, found exactly as a scan finds them."""
-    groups = {str(folder / r.file): r.group for r in rows}
-    found = discover([Root(folder)], config)
-    spec = model_set(config.model_set).embedding
-    features = compute_features(found.files, config, cache, spec, progress, encoder=encoder)
-    reference = np.zeros(len(features.entries), dtype=bool)
-    pairs = find_candidates(features.hashes, features.embeddings, reference, config).pairs
-    group_of = [groups.get(e.path, f"unlabelled:{e.path}") for e in features.entries]
-    labels = np.array([group_of[a] == group_of[b] for a, b in pairs.tolist()], dtype=bool)
-    signals = [measure_pair(features, a, b) for a, b in pairs.tolist()]
-    return LabelledPairs(features, pairs, labels, signals)
+# The thresholds a sensitivity setting may pick: their precision and recall go into the file.
+_OPERATING_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995)
 
 
 def fit_stage(
@@ -122,7 +91,7 @@ def _operating_points(
 ) -> list[list[float]]:
     """(threshold, precision, recall) on the fitting pairs: what a sensitivity setting means."""
     points = []
-    for t in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995):
+    for t in _OPERATING_THRESHOLDS:
         accepted = probabilities >= t
         tp = int((accepted & labels).sum())
         precision = tp / max(int(accepted.sum()), 1)
@@ -146,21 +115,13 @@ def fit_calibration(
     model_set: str,
     encoder_key: str | None,
     source: str,
-    verify: Callable[[int, int, int], Verification] | None = None,
-    progress: ProgressCallback = null_progress,
-    gate_vectors: GateVectors | None = None,
+    second_look: FittingLook | None = None,
 ) -> Calibration:
     """Fit the cheap stage on every candidate pair, choose the gate band, and fit the verified
-    stage on the pairs inside it. ``verify(a, b, orientation)`` runs (or recalls) the keypoint
-    check for candidates a and b; None fits no verified stage (the fast model set).
-    ``gate_vectors`` embeds images with the gate encoder (CLIP) for the pairs in the band."""
+    stage on the pairs inside it, with the signals ``second_look`` measures for them (see
+    fitting_look.py); None fits no verified stage (the fast model set)."""
+    _require_both_kinds(data.labels)
     names = CHEAP_FEATURES[model_set]
-    if data.labels.all() or not data.labels.any():
-        kind = "look-alike (different) pairs" if data.labels.all() else "duplicate pairs"
-        raise CalibrationError(
-            f"cannot calibrate: the candidate search found no {kind} among these photos; "
-            "use more photos, or more varied ones"
-        )
     cheap = fit_stage(data.signals, data.labels, names)
     p_cheap = np.array([cheap.probability(s) for s in data.signals])
     first_threshold = precision_threshold(p_cheap, data.labels, TARGET_PRECISION)
@@ -170,36 +131,20 @@ def fit_calibration(
     final = p_cheap.copy()
     band_labels = data.labels[in_band]
     # The verified stage needs both kinds of pair in the band; a small set may have only one.
-    if verify is not None and band_labels.any() and not band_labels.all():
-        checked: list[PairSignals] = []
-        if gate_vectors is not None:
-            gate_vectors.prefetch(i for pair in data.pairs[in_band].tolist() for i in pair)
-        for done, i in enumerate(in_band.tolist(), start=1):
-            if done % 16 == 0 or done == len(in_band):
-                progress(ProgressEvent("verify", done, len(in_band)))
-            a, b = data.pairs[i].tolist()
-            s = data.signals[i]
-            s = with_verification(s, verify(a, b, s.orientation))
-            if gate_vectors is not None:
-                s = replace(s, gate_cosine=gate_vectors.cosine(a, b) or 0.0)
-            checked.append(s)
-        extra = VERIFIED_EXTRA + (GATE_EXTRA if gate_vectors is not None else ())
-        verified = fit_stage(checked, data.labels[in_band], names + extra)
-        final[in_band] = [verified.probability(s) for s in checked]
+    if second_look is not None and band_labels.any() and not band_labels.all():
+        checked = second_look.measure(in_band.tolist())
+        extra = VERIFIED_EXTRA + (GATE_EXTRA if second_look.gate_cosine else ())
+        # Pairs whose second look could not be had are left out of the fit; at scan time the
+        # staged decision gives them the cheap probability, and so does ``final`` here.
+        ok = np.array([measured(s, names + extra) for s in checked], dtype=bool)
+        if band_labels[ok].any() and not band_labels[ok].all():
+            verified = fit_stage([s for s, m in zip(checked, ok, strict=True) if m],
+                                 band_labels[ok], names + extra)  # fmt: skip
+            staged = StagedDecision(cheap, verified, first_threshold, gate)
+            final[in_band] = [staged.decide(s).probability for s in checked]
     threshold = precision_threshold(final, data.labels, TARGET_PRECISION)
     if verified is None:
         gate, in_band = (threshold, threshold), in_band[:0]  # nothing is ever gated
-    accepted = final >= threshold
-    tp = int((accepted & data.labels).sum())
-    metrics = {
-        "precision_at": _operating_points(final, data.labels),
-        "pairs": len(data.labels),
-        "positives": int(data.labels.sum()),
-        "gated": len(in_band),
-        "train_precision": tp / max(int(accepted.sum()), 1),
-        "train_recall": tp / max(int(data.labels.sum()), 1),
-        "target_precision": TARGET_PRECISION,
-    }
     return Calibration(
         model_set=model_set,
         encoder=encoder_key,
@@ -207,6 +152,33 @@ def fit_calibration(
         verified=verified,
         threshold=threshold,
         gate=gate,
-        metrics=metrics,
+        metrics=_training_metrics(final, data.labels, threshold, gated=len(in_band)),
         source=source,
     )
+
+
+def _require_both_kinds(labels: NDArray[np.bool_]) -> None:
+    """A logistic fit needs duplicates and look-alikes both; say which the photos lacked."""
+    if labels.all() or not labels.any():
+        kind = "look-alike (different) pairs" if labels.all() else "duplicate pairs"
+        raise CalibrationError(
+            f"cannot calibrate: the candidate search found no {kind} among these photos; "
+            "use more photos, or more varied ones"
+        )
+
+
+def _training_metrics(
+    final: NDArray[np.float64], labels: NDArray[np.bool_], threshold: float, gated: int
+) -> dict[str, Any]:
+    """What the calibration file records about its own fitting pairs."""
+    accepted = final >= threshold
+    tp = int((accepted & labels).sum())
+    return {
+        "precision_at": _operating_points(final, labels),
+        "pairs": len(labels),
+        "positives": int(labels.sum()),
+        "gated": gated,
+        "train_precision": tp / max(int(accepted.sum()), 1),
+        "train_recall": tp / max(int(labels.sum()), 1),
+        "target_precision": TARGET_PRECISION,
+    }

@@ -2,20 +2,24 @@
 (Brier score, reliability), and the ablation of the pipeline's stages.
 
 Every number is computed on labelled candidate pairs found exactly as a scan finds them (see
-calibrate.labelled_pairs), so "recall" here is recall among candidates; the group-level scorer
-in evaluation.py measures the whole scan.
+labelled.labelled_pairs), so "recall" here is recall among candidates; the group-level scorer
+in group_scores.py measures the whole scan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ndid_desktop.engine.match.decision import Calibration
+from ndid_desktop.engine.match.decision import Calibration, StagedDecision
 from ndid_desktop.engine.types import PairSignals
+
+if TYPE_CHECKING:  # pure numpy here: the second look's machinery is the caller's to load
+    from ndid_desktop.engine.evaluation.fitting_look import FittingLook
 
 
 @dataclass(frozen=True)
@@ -73,20 +77,21 @@ def reliability(
 def staged_probabilities(
     signals: Sequence[PairSignals],
     calibration: Calibration,
-    verified_signals: Callable[[int], PairSignals] | None,
+    second_look: FittingLook | None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
-    """(cheap, final, gated): the scan's two-stage decision for each pair.
+    """(cheap, final, gated): the scan's staged decision (match/decision.py) for each pair.
 
-    ``verified_signals(i)`` gives pair i's signals with the verifier's (and gate encoder's)
-    measurements; it is called only for pairs inside the gate band, as in a scan.
+    ``second_look`` measures the pairs inside the gate band (only those, as in a scan) with the
+    verifier's (and gate encoder's) signals; see fitting_look.py.
     """
-    cheap = np.array([calibration.cheap.probability(s) for s in signals])
-    final = cheap.copy()
-    low, high = calibration.gate
-    gated = (cheap >= low) & (cheap < high)
-    if calibration.verified is not None and verified_signals is not None:
-        for i in np.nonzero(gated)[0].tolist():
-            final[i] = calibration.verified.probability(verified_signals(i))
-    else:
-        gated[:] = False
+    decision = StagedDecision.of(calibration)
+    measured_signals = list(signals)
+    band = [i for i, s in enumerate(signals) if decision.in_band(decision.cheap.probability(s))]
+    if second_look is not None and band:
+        for i, s in zip(band, second_look.measure(band), strict=True):
+            measured_signals[i] = s
+    decided = [decision.decide(s) for s in measured_signals]
+    cheap = np.array([d.cheap_probability for d in decided], dtype=np.float64)
+    final = np.array([d.probability for d in decided], dtype=np.float64)
+    gated = np.array([d.gated for d in decided], dtype=bool)
     return cheap, final, gated

@@ -2,7 +2,8 @@
 
 A re-scan of an unchanged library reads every feature from here and decodes nothing. Rows are
 written once per batch, so a cancelled or crashed scan resumes where it stopped. The schema
-version covers the hash algorithms; each encoder's vectors are keyed by its name and version.
+version covers the hash algorithms; each encoder's vectors are keyed by its name and version,
+each verifier's local features and verifications by what it says (verify.PairVerifier).
 
 The cache is only ever a speed-up, so no failure of it may stop a scan: a damaged file is moved
 aside and rebuilt; a write the disk refuses (full, read-only, locked) sends the rest of the
@@ -16,7 +17,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,12 +26,11 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from ndid_desktop.engine.match.verify import VERSION as VERIFIER_VERSION
 from ndid_desktop.engine.types import FileEntry, ImageInfo
 
-SCHEMA_VERSION = 6  # bump when hashes or the stored layout change: old rows are dropped
-# Versions that _migrate upgrades in place instead of dropping (see _upgrade_from_5).
-_UPGRADABLE = {5}
+SCHEMA_VERSION = 7  # bump when hashes or the stored layout change: old rows are dropped
+# Versions that _migrate upgrades in place instead of dropping (see _upgrade_from_5 and 6).
+_UPGRADABLE = {5, 6}
 HASH_SHAPE = (3, 8, 8)
 MEMORY = ":memory:"
 # Each recovery moves one step towards memory (file -> rebuilt file -> memory), so two are
@@ -38,6 +38,7 @@ MEMORY = ":memory:"
 _ATTEMPTS = 3
 
 _T = TypeVar("_T")
+_K = TypeVar("_K")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class CachedImage:
     hashes: NDArray[np.uint8] | None
     error: str | None
     fingerprint: str | None = None  # fingerprint.fingerprint_file when the features were read
+    pixel_digest: str | None = None  # extract.pixel_digest of the decoded picture
 
 
 def _key(path: str) -> bytes:
@@ -112,8 +114,10 @@ def _migrate(db: sqlite3.Connection) -> None:
         version = int(row[0]) if row is not None else None
         if version == SCHEMA_VERSION:
             return
-        if version in _UPGRADABLE:
+        if version == 5:
             _upgrade_from_5(db)
+        if version in _UPGRADABLE:
+            _upgrade_from_6(db)
         else:
             _create_tables(db)
         db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
@@ -126,22 +130,43 @@ def _upgrade_from_5(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE files ADD COLUMN fingerprint TEXT")
 
 
+def _upgrade_from_6(db: sqlite3.Connection) -> None:
+    # Version 7 adds the pixel digest and the local features, and keys verifications by the
+    # verifier's name as well as its version. Files and embeddings are kept; a row with no
+    # pixel digest, or no local features for the scan's verifier, is extracted again once by
+    # the next scan (features.compute_features), which needs the decoded picture for them.
+    # The old verifications were made by a verifier version that is gone: they are dropped.
+    db.execute("ALTER TABLE files ADD COLUMN pixel_digest TEXT")
+    _create_verifier_tables(db)
+
+
 def _create_tables(db: sqlite3.Connection) -> None:
-    db.execute("DROP TABLE IF EXISTS verifications")
     db.execute("DROP TABLE IF EXISTS embeddings")
     db.execute("DROP TABLE IF EXISTS files")
     db.execute(
         "CREATE TABLE files (path BLOB PRIMARY KEY, size INTEGER NOT NULL,"
-        " mtime_ns INTEGER NOT NULL, info TEXT, hashes BLOB, error TEXT, fingerprint TEXT)"
+        " mtime_ns INTEGER NOT NULL, info TEXT, hashes BLOB, error TEXT, fingerprint TEXT,"
+        " pixel_digest TEXT)"
     )
     db.execute(
         "CREATE TABLE embeddings (path BLOB NOT NULL, encoder TEXT NOT NULL,"
         " vector BLOB NOT NULL, PRIMARY KEY (path, encoder))"
     )
+    _create_verifier_tables(db)
+
+
+def _create_verifier_tables(db: sqlite3.Connection) -> None:
+    db.execute("DROP TABLE IF EXISTS verifications")
+    db.execute("DROP TABLE IF EXISTS local_features")
+    # Like embeddings: valid while the files row of the same path is current.
+    db.execute(
+        "CREATE TABLE local_features (path BLOB NOT NULL, extractor TEXT NOT NULL,"
+        " data BLOB NOT NULL, PRIMARY KEY (path, extractor))"
+    )
     # Keyed by both files' identity, so an edited file invalidates its verifications.
     db.execute(
         "CREATE TABLE verifications (a BLOB NOT NULL, b BLOB NOT NULL,"
-        " orientation INTEGER NOT NULL, verifier INTEGER NOT NULL, result TEXT NOT NULL,"
+        " orientation INTEGER NOT NULL, verifier TEXT NOT NULL, result TEXT NOT NULL,"
         " PRIMARY KEY (a, b, orientation, verifier))"
     )
 
@@ -291,7 +316,7 @@ class FeatureCache:
             with closing(db.cursor()) as cur:
                 for entry in wanted:
                     row = cur.execute(
-                        "SELECT info, hashes, error, fingerprint FROM files"
+                        "SELECT info, hashes, error, fingerprint, pixel_digest FROM files"
                         " WHERE path=? AND size=? AND mtime_ns=?",
                         (_key(entry.path), entry.size, entry.mtime_ns),
                     ).fetchone()
@@ -321,27 +346,70 @@ class FeatureCache:
 
         return _merged(self._read(query))
 
+    def paths_with_local(self, paths: Iterable[str], extractor: str) -> set[str]:
+        """The paths that have local features from ``extractor`` (callers look images up
+        first, as for embeddings); reads no features."""
+        wanted = list(paths)
+
+        def query(db: sqlite3.Connection) -> dict[str, bool]:
+            with closing(db.cursor()) as cur:
+                return {
+                    path: True
+                    for path in wanted
+                    if cur.execute(
+                        "SELECT 1 FROM local_features WHERE path=? AND extractor=?",
+                        (_key(path), extractor),
+                    ).fetchone()
+                }
+
+        return set(_merged(self._read(query)))
+
+    def lookup_local(self, entries: Iterable[FileEntry], extractor: str) -> dict[str, bytes]:
+        """The local features from ``extractor`` of the entries whose files row is current."""
+        wanted = list(entries)
+
+        def query(db: sqlite3.Connection) -> dict[str, bytes]:
+            found: dict[str, bytes] = {}
+            with closing(db.cursor()) as cur:
+                for entry in wanted:
+                    row = cur.execute(
+                        "SELECT l.data FROM local_features l JOIN files f ON f.path = l.path"
+                        " WHERE l.path=? AND l.extractor=? AND f.size=? AND f.mtime_ns=?",
+                        (_key(entry.path), extractor, entry.size, entry.mtime_ns),
+                    ).fetchone()
+                    if row is not None:
+                        found[entry.path] = bytes(row[0])
+            return found
+
+        return _merged(self._read(query))
+
     def store(
         self,
         images: Iterable[tuple[FileEntry, CachedImage]],
         embeddings: Iterable[tuple[str, NDArray[np.float32]]] = (),
         encoder: str = "",
+        local: Iterable[tuple[str, bytes]] = (),
+        extractor: str = "",
     ) -> None:
-        """Write one batch in one transaction; a changed file's old vectors are dropped."""
-        image_rows, vector_rows = list(images), list(embeddings)
+        """Write one batch in one transaction; a changed file's old vectors and local
+        features are dropped."""
+        image_rows, vector_rows, local_rows = list(images), list(embeddings), list(local)
 
         def statements(db: sqlite3.Connection) -> None:
             for entry, image in image_rows:
                 key = _key(entry.path)
-                # Vectors of an older version of this file go; other encoders' vectors of
-                # this same version stay (the gate encoder stores after the main one).
+                # What was derived from an older version of this file goes; other encoders'
+                # vectors of this same version stay (the gate encoder stores after the main one).
+                changed = (key, key, entry.size, entry.mtime_ns)
+                for table in ("embeddings", "local_features"):
+                    db.execute(
+                        f"DELETE FROM {table} WHERE path=? AND EXISTS (SELECT 1 FROM files"
+                        " WHERE path=? AND (size!=? OR mtime_ns!=?))",
+                        changed,
+                    )
                 db.execute(
-                    "DELETE FROM embeddings WHERE path=? AND EXISTS (SELECT 1 FROM files"
-                    " WHERE path=? AND (size!=? OR mtime_ns!=?))",
-                    (key, key, entry.size, entry.mtime_ns),
-                )
-                db.execute(
-                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO files (path, size, mtime_ns, info, hashes, error,"
+                    " fingerprint, pixel_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         key,
                         entry.size,
@@ -350,12 +418,18 @@ class FeatureCache:
                         image.hashes.tobytes() if image.hashes is not None else None,
                         image.error,
                         image.fingerprint,
+                        image.pixel_digest,
                     ),
                 )
             for path, vector in vector_rows:
                 db.execute(
                     "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
                     (_key(path), encoder, np.asarray(vector, dtype=np.float32).tobytes()),
+                )
+            for path, data in local_rows:
+                db.execute(
+                    "INSERT OR REPLACE INTO local_features VALUES (?, ?, ?)",
+                    (_key(path), extractor, data),
                 )
 
         self._write(statements)
@@ -371,29 +445,58 @@ class FeatureCache:
 
         self._write(statements)
 
-    def lookup_verification(
-        self, a: FileEntry, b: FileEntry, orientation: int
-    ) -> tuple[float, ...] | None:
-        def query(db: sqlite3.Connection) -> tuple[float, ...] | None:
-            row = db.execute(
-                "SELECT result FROM verifications"
-                " WHERE a=? AND b=? AND orientation=? AND verifier=?",
-                (_identity(a), _identity(b), orientation, VERIFIER_VERSION),
-            ).fetchone()
-            return tuple(json.loads(row[0])) if row else None
+    def lookup_verifications(
+        self, pairs: Sequence[tuple[FileEntry, FileEntry, int]], verifier: str
+    ) -> dict[int, tuple[float, ...]]:
+        """The cached results of ``verifier`` (verify.verification_key) by position in
+        ``pairs`` (a, b, orientation); positions without one are absent."""
+        keys = [(_identity(a), _identity(b), o) for a, b, o in pairs]
 
-        found = [r for r in self._read(query) if r is not None]
-        return found[-1] if found else None
+        def query(db: sqlite3.Connection) -> dict[int, tuple[float, ...]]:
+            found: dict[int, tuple[float, ...]] = {}
+            with closing(db.cursor()) as cur:
+                for i, (a, b, o) in enumerate(keys):
+                    row = cur.execute(
+                        "SELECT result FROM verifications"
+                        " WHERE a=? AND b=? AND orientation=? AND verifier=?",
+                        (a, b, o, verifier),
+                    ).fetchone()
+                    if row is not None:
+                        found[i] = tuple(json.loads(row[0]))
+            return found
 
-    def store_verification(
-        self, a: FileEntry, b: FileEntry, orientation: int, result: tuple[float, ...]
+        return _merged(self._read(query))
+
+    def store_verifications(
+        self, results: Sequence[tuple[FileEntry, FileEntry, int, tuple[float, ...]]], verifier: str
     ) -> None:
-        row = (_identity(a), _identity(b), orientation, VERIFIER_VERSION, json.dumps(list(result)))
+        """Write (a, b, orientation, result) rows of ``verifier`` in one transaction."""
+        rows = [
+            (_identity(a), _identity(b), o, verifier, json.dumps(list(result)))
+            for a, b, o, result in results
+        ]
+        if not rows:
+            return
 
         def statements(db: sqlite3.Connection) -> None:
-            db.execute("INSERT OR REPLACE INTO verifications VALUES (?, ?, ?, ?, ?)", row)
+            db.executemany("INSERT OR REPLACE INTO verifications VALUES (?, ?, ?, ?, ?)", rows)
 
         self._write(statements)
+
+    def lookup_verification(
+        self, a: FileEntry, b: FileEntry, orientation: int, verifier: str
+    ) -> tuple[float, ...] | None:
+        return self.lookup_verifications([(a, b, orientation)], verifier).get(0)
+
+    def store_verification(
+        self,
+        a: FileEntry,
+        b: FileEntry,
+        orientation: int,
+        result: tuple[float, ...],
+        verifier: str,
+    ) -> None:
+        self.store_verifications([(a, b, orientation, result)], verifier)
 
     def count(self) -> int:
         def query(db: sqlite3.Connection) -> int:
@@ -402,17 +505,17 @@ class FeatureCache:
         return self._read(query)[0]
 
 
-def _merged(found: list[dict[str, _T]]) -> dict[str, _T]:
-    merged: dict[str, _T] = {}
+def _merged(found: list[dict[_K, _T]]) -> dict[_K, _T]:
+    merged: dict[_K, _T] = {}
     for part in found:
         merged.update(part)
     return merged
 
 
 def _image_from_row(
-    row: tuple[str | None, bytes | None, str | None, str | None],
+    row: tuple[str | None, bytes | None, str | None, str | None, str | None],
 ) -> CachedImage:
-    info_json, hashes, error, fingerprint = row
+    info_json, hashes, error, fingerprint, pixel_digest = row
     info = ImageInfo(**json.loads(info_json)) if info_json else None
     arr = np.frombuffer(hashes, dtype=np.uint8).reshape(HASH_SHAPE) if hashes else None
-    return CachedImage(info=info, hashes=arr, error=error, fingerprint=fingerprint)
+    return CachedImage(info, arr, error, fingerprint, pixel_digest)

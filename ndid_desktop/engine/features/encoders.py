@@ -11,22 +11,17 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
-
-import numpy as np
-from numpy.typing import NDArray
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from ndid_desktop.engine.errors import EncoderUnavailableError
 from ndid_desktop.engine.extras import THOROUGH, lacking
+from ndid_desktop.engine.features.encoder_spec import Encoder, EncoderSpec, model_input
 from ndid_desktop.engine.features.model_store import (
     CLIP_B32_FILE,
     RESNET50_FILE,
-    ModelFile,
     ModelStore,
     sha256_of,
 )
@@ -44,47 +39,15 @@ from ndid_desktop.engine.features.runtimes import (
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["CLIP_B32", "LITE0", "RESNET50", "Encoder", "EncoderSpec", "EncoderUnavailableError"]
-
-
-@dataclass(frozen=True)
-class EncoderSpec:
-    """What an encoder is: enough to preprocess its input, key the cache and explain it."""
-
-    name: str
-    dim: int
-    input_size: int  # square side of the model input, in pixels
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    weights: str  # where the weights come from, in words
-    version: str  # bump when outputs change, so cached vectors are recomputed
-    weights_file: ModelFile | None = None  # None: the weights ship inside a Python package
-    runtimes: tuple[str, ...] = ("onnx", "torch-fp32")  # tried in order; see runtimes.py
-    libraries: tuple[str, ...] = ("torch",)  # modules that building the torch model needs
-
-    @property
-    def cache_key(self) -> str:
-        return f"{self.name}@{self.version}"
-
-
-class Encoder(Protocol):
-    spec: EncoderSpec
-    runtime: str
-
-    def embed(self, batch: NDArray[np.uint8]) -> NDArray[np.float32]:
-        """(N, S, S, 3) uint8 RGB -> (N, dim) float32 rows of unit length."""
-        ...
-
-
-def model_input(image: Image.Image, spec: EncoderSpec) -> NDArray[np.uint8]:
-    """The whole picture squashed to the model's square.
-
-    No centre crop, unlike the models' training transforms: a crop would hide exactly the
-    borders that tell a cropped copy from its original, and squashing makes an aspect-ratio
-    change invisible to the model. The mean and std are the weights' own.
-    """
-    size = (spec.input_size, spec.input_size)
-    return np.asarray(image.resize(size, Image.Resampling.BICUBIC), dtype=np.uint8)
+__all__ = [
+    "CLIP_B32",
+    "LITE0",
+    "RESNET50",
+    "Encoder",
+    "EncoderSpec",
+    "EncoderUnavailableError",
+    "model_input",
+]
 
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)

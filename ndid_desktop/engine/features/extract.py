@@ -5,7 +5,9 @@ the encoder (ONNX Runtime, one thread) on it, so decoding and inference overlap 
 with no torch in any process. This process only collects results and writes each batch to the
 cache as it arrives, so a cancelled or crashed scan keeps what it finished. Without ONNX Runtime
 (or with an encoder handed in, as tests do), workers return model inputs and this process runs
-the encoder.
+the encoder. With a pair verifier, the workers also extract each picture's local features from
+the picture they decoded, so that keypoint checks later read them from the cache and never
+decode again.
 """
 
 from __future__ import annotations
@@ -15,17 +17,18 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import xxhash
 from numpy.typing import NDArray
 
 from ndid_desktop.engine.config import ScanConfig
 from ndid_desktop.engine.errors import EncoderUnavailableError
+from ndid_desktop.engine.executors import ExecutorFactory, process_pool
 from ndid_desktop.engine.features.cache import CachedImage, FeatureCache
 from ndid_desktop.engine.features.encoders import (
     Encoder,
@@ -38,16 +41,18 @@ from ndid_desktop.engine.features.encoders import (
     onnx_path,
 )
 from ndid_desktop.engine.features.hashes import compute_hashes
+from ndid_desktop.engine.features.local import LocalFeatureExtractor
 from ndid_desktop.engine.features.model_store import ModelStore
 from ndid_desktop.engine.features.runtimes import OrtEncoder, has_onnxruntime
-from ndid_desktop.engine.files.decode import DecodeError, decode
-from ndid_desktop.engine.files.fingerprint import fingerprint_file
+from ndid_desktop.engine.files.decode import Decoded, DecodeError, decode
+from ndid_desktop.engine.files.fingerprint import PREFIX, fingerprint_file
 from ndid_desktop.engine.progress import CancelToken, ProgressCallback, ProgressEvent, null_progress
 from ndid_desktop.engine.types import FileEntry, ImageInfo, Skipped
 from ndid_desktop.engine.worker_lifetime import die_with_parent
 
 # Below this many files to decode, spawning worker processes costs more than it saves.
 MIN_FILES_FOR_WORKERS = 24
+POLL_SECONDS = 0.5  # how often the cancel token is looked at while chunks are decoded
 
 
 @dataclass(frozen=True)
@@ -61,9 +66,17 @@ class Extracted:
     lasting: bool = True
     vector: NDArray[np.float32] | None = None  # the embedding, when the worker ran the encoder
     fingerprint: str | None = None  # of the bytes just decoded (fingerprint.py)
+    pixel_digest: str | None = None  # of the decoded picture (pixel_digest)
+    # The verifier's local features of the decoded picture (b"" if their extraction raised)
+    local: bytes | None = None
 
 
-def extract(path: str, spec: EncoderSpec | None, max_decode_bytes: int) -> Extracted:
+def extract(
+    path: str,
+    spec: EncoderSpec | None,
+    max_decode_bytes: int,
+    local: LocalFeatureExtractor | None = None,
+) -> Extracted:
     """Decode one file and compute everything the cache stores. Runs in a worker process."""
     try:
         decoded = decode(path, max_decode_bytes=max_decode_bytes)
@@ -77,7 +90,33 @@ def extract(path: str, spec: EncoderSpec | None, max_decode_bytes: int) -> Extra
     except OSError as exc:
         return Extracted(None, None, None, error=f"cannot read: {exc.strerror}", lasting=False)
     pixels = model_input(decoded.image, spec) if spec is not None else None
-    return Extracted(decoded.info, compute_hashes(decoded.image), pixels, fingerprint=fingerprint)
+    return Extracted(
+        decoded.info,
+        compute_hashes(decoded.image),
+        pixels,
+        fingerprint=fingerprint,
+        pixel_digest=pixel_digest(decoded),
+        local=_local_features(decoded, local) if local is not None else None,
+    )
+
+
+def pixel_digest(decoded: Decoded) -> str:
+    """A digest of the decoded picture: equal for files whose pixels decode identically (a
+    copy with its metadata stripped or rewritten), whatever their bytes. The full size is in
+    it too, since the picture is decoded reduced."""
+    image, info = decoded.image, decoded.info
+    digest = xxhash.xxh3_128(
+        f"{image.mode} {image.width}x{image.height} of {info.width}x{info.height}\0".encode()
+    )
+    digest.update(image.tobytes())
+    return PREFIX + digest.hexdigest()
+
+
+def _local_features(decoded: Decoded, local: LocalFeatureExtractor) -> bytes:
+    try:
+        return local.local_features(decoded.image)
+    except Exception:  # the file stays usable; its keypoint checks report the failure
+        return b""
 
 
 @cache
@@ -87,10 +126,14 @@ def _worker_encoder(spec: EncoderSpec, onnx_file: Path) -> Encoder:
 
 
 def extract_chunk(
-    paths: Sequence[str], spec: EncoderSpec | None, onnx_file: Path | None, max_decode_bytes: int
+    paths: Sequence[str],
+    spec: EncoderSpec | None,
+    onnx_file: Path | None,
+    max_decode_bytes: int,
+    local: LocalFeatureExtractor | None = None,
 ) -> list[Extracted]:
     """Extract a chunk of files; with ``onnx_file``, also embed them here as one batch."""
-    results = [extract(path, spec, max_decode_bytes) for path in paths]
+    results = [extract(path, spec, max_decode_bytes, local) for path in paths]
     if spec is None or onnx_file is None:
         return results
     ready = [i for i, r in enumerate(results) if r.pixels is not None]
@@ -119,6 +162,9 @@ class FeatureSet:
     # The content fingerprint of each entry as read for its features ("" if unknown): what
     # deleting a file later checks that it is still the file that was scanned.
     fingerprints: tuple[str, ...] = ()
+    # The digest of each entry's decoded pixels ("" if unknown): equal for pixel-identical
+    # files. (Local features stay in the cache: tens of KB a picture, read a chunk at a time.)
+    pixel_digests: tuple[str, ...] = ()
 
 
 class _Collector:
@@ -132,7 +178,9 @@ class _Collector:
         encoder: Encoder | None,
         models_dir: Path | None,
         store: ModelStore,
+        extractor: str,
     ) -> None:
+        self.extractor = extractor
         self.models_dir = models_dir
         self.store = store
         self.runtime = encoder.runtime if encoder is not None else ""
@@ -169,8 +217,13 @@ class _Collector:
                 self.runtime = self.encoder.runtime
             embedded = self.encoder.embed(np.stack([pixels for _, pixels in unembedded]))
             vectors += [(e.path, v) for (e, _), v in zip(unembedded, embedded, strict=True)]
-        images = [(e, CachedImage(r.info, r.hashes, None, r.fingerprint)) for e, r in batch]
-        self.cache.store(images, vectors, self.spec.cache_key if self.spec else "")
+        images = [
+            (e, CachedImage(r.info, r.hashes, None, r.fingerprint, r.pixel_digest))
+            for e, r in batch
+        ]
+        local = [(e.path, r.local) for e, r in batch if r.local is not None]
+        encoder = self.spec.cache_key if self.spec else ""
+        self.cache.store(images, vectors, encoder, local, self.extractor)
         for entry, image in images:
             self.images[entry.path] = image
         self.vectors.update(vectors)
@@ -185,24 +238,25 @@ def compute_features(
     cancel: CancelToken | None = None,
     encoder: Encoder | None = None,
     store: ModelStore | None = None,
+    verifier: LocalFeatureExtractor | None = None,
+    executor: ExecutorFactory = process_pool,
 ) -> FeatureSet:
     """Features for ``entries``; decodes only what the cache lacks. ``encoder`` may be given
-    (tests, long-lived GUI sessions); otherwise it is built on the first batch that needs it."""
+    (tests, long-lived GUI sessions); otherwise it is built on the first batch that needs it.
+    With ``verifier``, each picture's local features are extracted and cached too (not
+    returned: verification reads them from the cache). ``executor`` runs the decode workers."""
     cancel = cancel or CancelToken()
     cached = _with_fingerprints(cache.lookup_images(entries), entries, cache)
-    vectors = (
-        cache.lookup_embeddings([p for p, c in cached.items() if c.error is None], spec.cache_key)
-        if spec is not None
-        else {}
-    )
-    todo = [
-        e
-        for e in entries
-        if e.path not in cached
-        or (spec is not None and cached[e.path].error is None and e.path not in vectors)
-    ]
+    usable = [p for p, c in cached.items() if c.error is None]
+    vectors = cache.lookup_embeddings(usable, spec.cache_key) if spec is not None else {}
+    extractor = verifier.features_key if verifier is not None else ""
+    with_local = cache.paths_with_local(usable, extractor) if verifier is not None else set()
+    incomplete = _incomplete(cached, vectors, with_local, spec, verifier is not None)
+    todo = [e for e in entries if e.path not in cached or e.path in incomplete]
     store = store or ModelStore(user_dir=config.models_dir)
-    collector = _Collector(cache, spec, config.batch_size, encoder, config.models_dir, store)
+    collector = _Collector(
+        cache, spec, config.batch_size, encoder, config.models_dir, store, extractor
+    )
     onnx_file = None
     if spec is not None and encoder is None and todo:
         onnx_file = prepare_onnx(spec, config.models_dir, store)
@@ -214,7 +268,8 @@ def compute_features(
     done = total - len(todo)
     progress(ProgressEvent("features", done, total, f"{done} from cache"))
     try:
-        for entry, result in _run_extraction(todo, config, spec, onnx_file, cancel):
+        extraction = _run_extraction(todo, config, spec, onnx_file, cancel, verifier, executor)
+        for entry, result in extraction:
             collector.add(entry, result)
             done += 1
             if done % 4 == 0 or done == total:
@@ -252,27 +307,53 @@ def _lacks_fingerprint(image: CachedImage) -> bool:
     return image.error is None and image.fingerprint is None
 
 
+def _incomplete(
+    cached: dict[str, CachedImage],
+    vectors: dict[str, NDArray[np.float32]],
+    with_local: set[str],
+    spec: EncoderSpec | None,
+    local: bool,
+) -> set[str]:
+    """Cached pictures that lack something this scan needs which only their pixels give: they
+    are extracted again. Rows from before the cache had pixel digests and local features
+    (schema 6) are extracted again once for them, as is every picture when a scan first uses
+    a verifier whose local features are not cached yet."""
+    return {
+        path
+        for path, image in cached.items()
+        if image.error is None
+        and (
+            (spec is not None and path not in vectors)
+            or image.pixel_digest is None
+            or (local and path not in with_local)
+        )
+    }
+
+
 def _run_extraction(
     todo: Sequence[FileEntry],
     config: ScanConfig,
     spec: EncoderSpec | None,
     onnx_file: Path | None,
     cancel: CancelToken,
+    verifier: LocalFeatureExtractor | None,
+    executor: ExecutorFactory,
 ) -> Iterator[tuple[FileEntry, Extracted]]:
     if len(todo) < MIN_FILES_FOR_WORKERS:
         for entry in todo:
             cancel.raise_if_cancelled()
             # In-process: the collector embeds, so no second session is built here.
-            yield entry, extract(entry.path, spec, config.max_decode_bytes)
+            yield entry, extract(entry.path, spec, config.max_decode_bytes, verifier)
         return
-    yield from _PoolRun(todo, config, spec, onnx_file, cancel).results()
+    yield from _PoolRun(todo, config, spec, onnx_file, cancel, verifier, executor).results()
 
 
 class _PoolRun:
     """Runs chunks in worker processes with a bounded number of chunks in flight.
 
-    A worker that dies (a codec crashing on a hostile file) breaks the whole pool: the files in
-    flight are retried one by one in a fresh pool, and a file that breaks it again is skipped.
+    A worker that dies (a codec crashing on a hostile file) breaks the whole pool, and every
+    chunk in flight fails with it: their files are retried one by one in a fresh pool, each
+    with nothing else in flight, and a file that breaks it again then is skipped.
     """
 
     def __init__(
@@ -282,68 +363,88 @@ class _PoolRun:
         spec: EncoderSpec | None,
         onnx_file: Path | None,
         cancel: CancelToken,
+        verifier: LocalFeatureExtractor | None,
+        executor: ExecutorFactory,
     ) -> None:
+        self.verifier = verifier
+        self.executor = executor
         size = config.batch_size
         self.queue: deque[list[FileEntry]] = deque(
             list(todo[i : i + size]) for i in range(0, len(todo), size)
         )
+        self.suspects: deque[FileEntry] = deque()  # in flight when a pool broke
         self.config = config
         self.spec = spec
         self.onnx_file = onnx_file
         self.cancel = cancel
         self.workers = config.workers or os.cpu_count() or 1
         self.window = self.workers * 2
-        self.suspects: set[str] = set()
 
-    def _new_pool(self) -> cf.ProcessPoolExecutor:
-        # spawn, not fork: a parent holding thread pools (BLAS, Qt) must not be forked.
-        context = multiprocessing.get_context("spawn")
-        return cf.ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=context, initializer=die_with_parent
-        )
-
-    def _submit(self, pool: cf.ProcessPoolExecutor, chunk: list[FileEntry]) -> cf.Future[Any]:
+    def _submit(self, pool: cf.Executor, chunk: list[FileEntry]) -> cf.Future[Any]:
         paths = [e.path for e in chunk]
         return pool.submit(
-            extract_chunk, paths, self.spec, self.onnx_file, self.config.max_decode_bytes
+            extract_chunk,
+            paths,
+            self.spec,
+            self.onnx_file,
+            self.config.max_decode_bytes,
+            self.verifier,
         )
 
+    def _fill(self, pool: cf.Executor, running: dict[cf.Future[Any], _InFlight]) -> None:
+        """Hands chunks over up to the window; a suspect only alone, so that a pool it breaks
+        names it."""
+        while True:
+            self.cancel.raise_if_cancelled()  # an in-process executor runs each on submit
+            if self.suspects:
+                if running:
+                    return
+                flight = _InFlight([self.suspects.popleft()], alone=True)
+            elif self.queue and len(running) < self.window:
+                flight = _InFlight(self.queue.popleft(), alone=False)
+            else:
+                return
+            running[self._submit(pool, flight.chunk)] = flight
+
     def results(self) -> Iterator[tuple[FileEntry, Extracted]]:
-        pool = self._new_pool()
-        running: dict[cf.Future[Any], list[FileEntry]] = {}
+        pool = self.executor(self.workers)
+        running: dict[cf.Future[Any], _InFlight] = {}
         try:
-            while self.queue or running:
-                while self.queue and len(running) < self.window:
-                    chunk = self.queue.popleft()
-                    running[self._submit(pool, chunk)] = chunk
-                finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            while self.queue or self.suspects or running:
+                self._fill(pool, running)
+                # With a timeout, so that a cancel is seen while the workers decode.
+                finished, _ = cf.wait(running, timeout=POLL_SECONDS, return_when=cf.FIRST_COMPLETED)
                 broken = False
                 for future in finished:
-                    chunk = running.pop(future)
+                    flight = running.pop(future)
                     try:
-                        yield from zip(chunk, future.result(), strict=True)
-                    except BrokenProcessPool:
+                        yield from zip(flight.chunk, future.result(), strict=True)
+                    except cf.BrokenExecutor:
                         broken = True
-                        yield from self._retry(chunk)
+                        if flight.alone:
+                            yield (
+                                flight.chunk[0],
+                                Extracted(
+                                    None, None, None, error="the image decoder crashed on it"
+                                ),
+                            )
+                        else:
+                            self.suspects.extend(flight.chunk)
                 if broken:
-                    for chunk in running.values():
-                        yield from self._retry(chunk)
+                    for flight in running.values():  # lost with the pool, whoever broke it
+                        self.suspects.extend(flight.chunk)
                     running.clear()
                     pool.shutdown(wait=True, cancel_futures=True)
-                    pool = self._new_pool()
+                    pool = self.executor(self.workers)
                 self.cancel.raise_if_cancelled()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _retry(self, chunk: list[FileEntry]) -> Iterator[tuple[FileEntry, Extracted]]:
-        """Files of a chunk that was in flight when the pool broke: each goes back alone; a
-        file that was already alone when it broke the pool is skipped."""
-        if len(chunk) == 1 and chunk[0].path in self.suspects:
-            yield chunk[0], Extracted(None, None, None, error="the image decoder crashed on it")
-            return
-        for entry in chunk:
-            self.suspects.add(entry.path)
-            self.queue.appendleft([entry])
+
+@dataclass(frozen=True)
+class _InFlight:
+    chunk: list[FileEntry]
+    alone: bool  # a suspect, sent with nothing else in flight
 
 
 def prepare_onnx(
@@ -384,6 +485,7 @@ def _assemble(
     usable: list[FileEntry] = []
     infos: list[ImageInfo] = []
     fingerprints: list[str] = []
+    digests: list[str] = []
     hashes: list[NDArray[np.uint8]] = []
     vectors: list[NDArray[np.float32]] = []
     skipped = list(collector.skipped)
@@ -399,6 +501,7 @@ def _assemble(
         usable.append(entry)
         infos.append(image.info)
         fingerprints.append(image.fingerprint or "")
+        digests.append(image.pixel_digest or "")
         hashes.append(image.hashes)
         if spec is not None:
             vectors.append(collector.vectors[entry.path])
@@ -414,4 +517,5 @@ def _assemble(
         decoded=decoded,
         from_cache=from_cache,
         fingerprints=tuple(fingerprints),
+        pixel_digests=tuple(digests),
     )

@@ -22,7 +22,8 @@ class ModelSet:
     name: str
     embedding: EncoderSpec | None  # computed for every image; drives the kNN candidates
     gate: EncoderSpec | None  # computed only for images in pairs the cheap signals leave open
-    verifier: bool  # the ORB keypoint check for ambiguous pairs
+    # The keypoint check for ambiguous pairs: a name in match/verify.py's VERIFIERS, or None
+    verifier: str | None
     summary: str
 
     @property
@@ -36,22 +37,24 @@ class ModelSet:
         return tuple(s for s in (self.embedding, self.gate) if s is not None)
 
 
+ORB_CHECK = "orb-homography"  # match/verify.py OrbHomography, by its name in VERIFIERS
+
 MODEL_SETS: dict[str, ModelSet] = {
     s.name: s
     for s in (
-        ModelSet("fast", None, None, False, "perceptual hashes only: no model, no keypoint check"),
+        ModelSet("fast", None, None, None, "perceptual hashes only: no model, no keypoint check"),
         ModelSet(
             "standard",
             LITE0,
             None,
-            True,
+            ORB_CHECK,
             "hashes + EfficientNet-Lite0 (works offline) + a keypoint check for ambiguous pairs",
         ),
         ModelSet(
             "thorough",
             RESNET50,
             CLIP_B32,
-            True,
+            ORB_CHECK,
             "hashes + ResNet-50; CLIP and the keypoint check for ambiguous pairs",
         ),
     )

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 if TYPE_CHECKING:
     import torch
 
-    from ndid_desktop.engine.features.encoders import EncoderSpec
+    from ndid_desktop.engine.features.encoder_spec import EncoderSpec
 
 AGREEMENT = 0.999  # minimum cosine between a fast runtime's embedding and fp32's
 

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ndid_desktop.engine.config import ScanConfig
+from ndid_desktop.engine.features.extract import FeatureSet
 from ndid_desktop.engine.features.hashes import ORIENTATIONS
 
 
@@ -97,3 +98,15 @@ def embedding_neighbours(
     rows = np.repeat(np.arange(n, dtype=np.int64), kk).reshape(n, kk)
     keep = (ids >= 0) & (sims >= min_cosine)
     return _ordered(rows[keep], ids[keep].astype(np.int64))
+
+
+def candidate_pairs(
+    features: FeatureSet, representatives: NDArray[np.int64], config: ScanConfig
+) -> NDArray[np.int64]:
+    """The candidate pairs among ``representatives`` (the pictures left after identical files
+    are collapsed), as indices into ``features``: what the scan and calibration both score."""
+    reps = np.asarray(representatives, dtype=np.int64)
+    reference = np.array([features.entries[i].reference for i in reps.tolist()], dtype=bool)
+    embeddings = features.embeddings[reps] if features.embeddings is not None else None
+    local = find_candidates(features.hashes[reps], embeddings, reference, config).pairs
+    return reps[local].reshape(-1, 2).astype(np.int64)

@@ -176,3 +176,83 @@ def load_calibration(
             "run 'ndid calibrate' for this model set"
         )
     return calibration
+
+
+# How a pair's probability was reached: the one rule for every caller (scan, compare,
+# calibration, evaluation), so what is fitted is exactly what runs.
+CHEAP, VERIFIED, UNVERIFIED, USER = "cheap", "verified", "unverified", "user"
+
+
+@dataclass(frozen=True)
+class Decision:
+    probability: float
+    cheap_probability: float
+    # CHEAP: outside the band; VERIFIED: the band's second look decided; UNVERIFIED: in the
+    # band, but a signal the verified stage reads could not be had (a file vanished or broke,
+    # a check failed, or the pair was over the per-image bound), so the cheap stage decides;
+    # USER: the user said the two are different pictures.
+    stage: str
+
+    @property
+    def gated(self) -> bool:
+        return self.stage in (VERIFIED, UNVERIFIED)
+
+
+@dataclass(frozen=True)
+class StagedDecision:
+    """The decision model as it runs: cheap stage, ambiguous band, verified stage, threshold.
+
+    Built once from a calibration and the user's overrides; every place that turns signals into
+    a duplicate probability asks this object, never the stages directly."""
+
+    cheap: LogisticStage
+    verified: LogisticStage | None
+    threshold: float
+    band: tuple[float, float]  # cheap probabilities in [low, high) get the second look
+
+    @staticmethod
+    def of(
+        calibration: Calibration,
+        threshold: float | None = None,
+        band_low: float | None = None,
+        band_high: float | None = None,
+    ) -> StagedDecision:
+        low, high = calibration.gate
+        return StagedDecision(
+            cheap=calibration.cheap,
+            verified=calibration.verified,
+            threshold=calibration.threshold if threshold is None else threshold,
+            band=(low if band_low is None else band_low, high if band_high is None else band_high),
+        )
+
+    def in_band(self, cheap_probability: float) -> bool:
+        low, high = self.band
+        return self.verified is not None and low <= cheap_probability < high
+
+    @property
+    def needs_gate_cosine(self) -> bool:
+        return self.verified is not None and "gate_cosine_gap" in self.verified.features
+
+    def decide(self, signals: PairSignals, user_says_different: bool = False) -> Decision:
+        """The pair's probability from its signals; band pairs read the second-look signals
+        in ``signals`` (verification, gate cosine) when they were measured."""
+        cheap = self.cheap.probability(signals)
+        if user_says_different:
+            return Decision(0.0, cheap, USER)
+        if self.verified is None or not self.in_band(cheap):
+            return Decision(cheap, cheap, CHEAP)
+        if not measured(signals, self.verified.features):
+            return Decision(cheap, cheap, UNVERIFIED)
+        return Decision(self.verified.probability(signals), cheap, VERIFIED)
+
+    def accepts(self, decision: Decision) -> bool:
+        return decision.probability >= self.threshold
+
+
+def measured(signals: PairSignals, names: tuple[str, ...]) -> bool:
+    """Whether every feature in ``names`` can be computed from ``signals``."""
+    try:
+        feature_vector(signals, names)
+    except ValueError:
+        return False
+    return True

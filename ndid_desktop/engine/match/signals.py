@@ -20,6 +20,23 @@ def measure(
     vec_a: NDArray[np.float32] | None,
     vec_b: NDArray[np.float32] | None,
 ) -> PairSignals:
+    """The pair's signals, seen from a. The hashes of a turned picture are not exactly the
+    turned bits of its hashes, so (a, b) and (b, a) could differ by a bit: the pair is always
+    measured from the side whose hashes sort first, and a scan (whichever file it lists first)
+    and `compare` get the same signals."""
+    if hashes_b.tobytes() < hashes_a.tobytes():
+        return reversed_signals(_measure(hashes_b, hashes_a, info_b, info_a, vec_b, vec_a))
+    return _measure(hashes_a, hashes_b, info_a, info_b, vec_a, vec_b)
+
+
+def _measure(
+    hashes_a: NDArray[np.uint8],
+    hashes_b: NDArray[np.uint8],
+    info_a: ImageInfo,
+    info_b: ImageInfo,
+    vec_a: NDArray[np.float32] | None,
+    vec_b: NDArray[np.float32] | None,
+) -> PairSignals:
     orientation, _ = best_orientation(hashes_a, hashes_b)
     phash, dhash, whash = distances_at(hashes_a, hashes_b, orientation)
     aspect_b = 1.0 / info_b.aspect if orientation in QUARTER_TURNS else info_b.aspect
@@ -74,7 +91,7 @@ def feature_vector(signals: PairSignals, names: tuple[str, ...]) -> NDArray[np.f
 
 
 # The inverse of each orientation (only the two quarter turns are not their own inverse).
-_INVERSE_ORIENTATION = (0, 1, 2, 3, 5, 4, 6, 7)
+INVERSE_ORIENTATION = (0, 1, 2, 3, 5, 4, 6, 7)
 
 
 def reversed_signals(signals: PairSignals) -> PairSignals:
@@ -83,7 +100,7 @@ def reversed_signals(signals: PairSignals) -> PairSignals:
 
     return replace(
         signals,
-        orientation=_INVERSE_ORIENTATION[signals.orientation],
+        orientation=INVERSE_ORIENTATION[signals.orientation],
         coverage_ab=signals.coverage_ba,
         coverage_ba=signals.coverage_ab,
         detail_ab=signals.detail_ba,

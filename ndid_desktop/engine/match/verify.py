@@ -1,43 +1,44 @@
 """The second, more expensive check for ambiguous pairs: local features + geometry.
 
-ORB keypoints on both pictures (b first turned the way the hashes say it was), ratio-tested
-matches, and a RANSAC homography. Many inliers mean the two files show the same scene from the
-same viewpoint — strong evidence for crops, overlays and colour edits that fool global signals.
-The homography also tells how much of each picture the other covers: that is how the keeper
-rule knows which file is the uncropped original.
+A pair verifier works from what the decode workers cached for each picture (its local
+features), never from the files: ``local_features`` runs once per picture where the picture is
+decoded anyway, ``verify`` compares two cached descriptions. The one verifier today is ORB +
+RANSAC homography: b's keypoints turned the way the hashes say it was, ratio-tested matches,
+and a homography. Many inliers mean the two files show the same scene from the same viewpoint —
+strong evidence for crops, overlays and colour edits that fool global signals. The homography
+also tells how much of each picture the other covers: that is how the keeper rule knows which
+file is the uncropped original.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, Final, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image
 
-from ndid_desktop.engine.features.hashes import ORIENTATIONS
-from ndid_desktop.engine.files.decode import decode
+from ndid_desktop.engine.features.local import (
+    DESCRIPTOR_BYTES,
+    FORMAT_VERSION,
+    LocalFeatureExtractor,
+    LocalFeatures,
+    Oriented,
+    extract_local,
+    oriented,
+)
+from ndid_desktop.engine.match.signals import INVERSE_ORIENTATION
 
-if TYPE_CHECKING:  # scoring imports this module; these names are for the checker only
-    from concurrent.futures import Executor, Future
-
-    from ndid_desktop.engine.config import ScanConfig
-    from ndid_desktop.engine.match.scoring import PairScorer
-    from ndid_desktop.engine.progress import CancelToken, ProgressCallback
-    from ndid_desktop.engine.types import FileEntry
-
-VERIFY_SIDE = 512  # long side the verifier works at: enough keypoints, cheap to decode
-ORB_FEATURES = 1000  # matching cost grows with the square; 1500 doubled it for no decisions
-RATIO = 0.8
-ORB_EDGE = 31  # OpenCV's default edge threshold and patch size: no keypoint lies nearer an edge
-# A side shorter than this leaves no room for a single keypoint. On a 1-pixel side OpenCV would
-# not even say so: its scale pyramid asks resize for a zero-size level and raises.
-MIN_KEYPOINT_SIDE = 2 * ORB_EDGE + 1
-MIN_MATCHES = 8
-VERSION = 3  # bump when results change: cached verifications are keyed by it
-TEXTURE_LEVEL = 4.0  # local standard deviation (grey levels) above which a pixel is 'picture'
+RATIO: Final = 0.8
+MIN_MATCHES: Final = 8
+RANSAC_THRESHOLD: Final = 5.0  # pixels of the working image
+RANSAC_ITERATIONS: Final = 1000
+# Bump when results change: cached verifications are keyed by it. 4: from cached local
+# features (b's keypoints turned, not re-detected on turned pixels), and the overlap no
+# longer under-measured for copies whose outline runs along the frame (see _clip_to_frame).
+VERSION: Final = 5
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Verification:
     inlier_ratio: float  # inliers / ratio-test matches
     coverage_ab: float  # share of a's area covered by b (mapped through the homography)
     coverage_ba: float
-    # Keypoint density of the part of a that b does not cover, relative to a's average: about 1
+    # Texture of the part of a that b does not cover, relative to the part it does: about 1
     # when that part is photo (b is a crop), near 0 when it is a flat border, paper or UI.
     detail_ab: float = 1.0
     detail_ba: float = 1.0
@@ -95,279 +96,224 @@ def failure_warning(failures: Sequence[VerificationFailure]) -> tuple[str, ...]:
     return (f"keypoint check failed for {len(failures)} {noun} (left unverified): {named}{tail}",)
 
 
+class PairVerifier(LocalFeatureExtractor, Protocol):
+    """A second check of a pair of pictures from their cached local features.
+
+    ``local_features`` runs in the decode workers on the decoded picture; ``verify`` runs in
+    the verification workers on two of its results and must not touch the files. Instances
+    travel to worker processes, so they must pickle."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> int:
+        """Keys the cached verifications: bump when ``verify``'s results change."""
+        ...
+
+    def verify(self, a: bytes, b: bytes, orientation: int) -> Verification:
+        """a against b turned by hashes.ORIENTATIONS[orientation] (which maps b onto a)."""
+        ...
+
+
+def verification_key(verifier: PairVerifier) -> str:
+    """What cached verifications are keyed by."""
+    return f"{verifier.name}@{verifier.version}"
+
+
 @dataclass(frozen=True)
-class Keypoints:
-    """A picture ready for matching: grey pixels, ORB keypoints and their descriptors."""
+class OrbHomography:
+    """ORB keypoints, ratio-tested brute-force matches and a RANSAC homography."""
 
-    grey: NDArray[np.uint8]
-    points: Sequence[Any]  # cv2.KeyPoint
-    descriptors: NDArray[np.uint8] | None
+    @property
+    def name(self) -> str:
+        return "orb-homography"
+
+    @property
+    def version(self) -> int:
+        return VERSION
+
+    @property
+    def features_key(self) -> str:
+        return f"orb@{FORMAT_VERSION}"
+
+    def local_features(self, image: Image.Image) -> bytes:
+        return extract_local(image).to_bytes()
+
+    def verify(self, a: bytes, b: bytes, orientation: int) -> Verification:
+        # Matching is one-sided (b's keypoints look for a's) and RANSAC samples the matches, so
+        # (a, b) and (b, a) can differ by a few inliers. The check always runs from the side
+        # whose features sort first: a scan, whichever file it lists first, and `compare`
+        # then measure the same thing.
+        if b < a:
+            turned = INVERSE_ORIENTATION[orientation]
+            return swapped(
+                match_features(LocalFeatures.from_bytes(b), LocalFeatures.from_bytes(a), turned)
+            )
+        return match_features(LocalFeatures.from_bytes(a), LocalFeatures.from_bytes(b), orientation)
 
 
-def detect(grey: NDArray[np.uint8]) -> Keypoints:
-    import cv2
-
-    if min(grey.shape[:2]) < MIN_KEYPOINT_SIDE:
-        return Keypoints(grey, (), None)  # a spacer, icon or strip: no geometry to compare
-    orb = cv2.ORB.create(nfeatures=ORB_FEATURES, edgeThreshold=ORB_EDGE, patchSize=ORB_EDGE)
-    points, descriptors = orb.detectAndCompute(grey, None)
-    return Keypoints(
-        grey, points, None if descriptors is None else np.asarray(descriptors, np.uint8)
+def swapped(v: Verification) -> Verification:
+    """The same check seen from the other picture's side."""
+    return Verification(
+        v.inliers, v.inlier_ratio, v.coverage_ba, v.coverage_ab, v.detail_ba, v.detail_ab
     )
 
 
-def load_grey(path: str) -> NDArray[np.uint8]:
-    image = decode(path, min_side=VERIFY_SIDE // 2).image
-    image.thumbnail((VERIFY_SIDE, VERIFY_SIDE))
-    return np.asarray(image.convert("L"), dtype=np.uint8)
+ORB_HOMOGRAPHY: Final = OrbHomography()
+# The verifiers a model set may name (model_sets.ModelSet.verifier).
+VERIFIERS: Final[Mapping[str, PairVerifier]] = {ORB_HOMOGRAPHY.name: ORB_HOMOGRAPHY}
 
 
-class KeypointCache:
-    """An LRU of detected pictures: one picture is often in many pairs, and decoding plus
-    detection cost several times more than matching."""
-
-    def __init__(self, capacity: int = 256) -> None:
-        self._items: OrderedDict[tuple[str, int], Keypoints] = OrderedDict()
-        self._capacity = capacity
-
-    def get(self, path: str, orientation: int = 0) -> Keypoints:
-        key = (path, orientation)
-        if key in self._items:
-            self._items.move_to_end(key)
-            return self._items[key]
-        grey = orient(load_grey(path), orientation)
-        found = self._items[key] = detect(grey)
-        if len(self._items) > self._capacity:
-            self._items.popitem(last=False)
-        return found
-
-
-def orient(grey: NDArray[np.uint8], orientation: int) -> NDArray[np.uint8]:
-    from PIL import Image
-
-    transpose = ORIENTATIONS[orientation][1]
-    if transpose is None:
-        return grey
-    return np.asarray(Image.fromarray(grey).transpose(transpose))
-
-
-def verify_images(grey_a: NDArray[np.uint8], grey_b: NDArray[np.uint8]) -> Verification:
-    """Geometric verification of two grey images already in the same orientation."""
-    return verify_keypoints(detect(grey_a), detect(grey_b))
-
-
-def verify_keypoints(a: Keypoints, b: Keypoints) -> Verification:
+def match_features(a: LocalFeatures, b: LocalFeatures, orientation: int) -> Verification:
+    """Geometric verification of a against b turned by ``orientation``."""
     import cv2
 
-    grey_a, kp_a, des_a = a.grey, a.points, a.descriptors
-    grey_b, kp_b, des_b = b.grey, b.points, b.descriptors
-    if des_a is None or des_b is None or len(kp_a) < MIN_MATCHES or len(kp_b) < MIN_MATCHES:
+    side_a, side_b = oriented(a, 0), oriented(b, orientation)
+    kp_a, kp_b = side_a.keypoints, side_b.keypoints
+    if len(kp_a) < MIN_MATCHES or len(kp_b) < MIN_MATCHES:
         return NO_MATCH
-    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-    good = [
-        pair[0]
-        for pair in matcher.knnMatch(des_b, des_a, k=2)
-        if len(pair) == 2 and pair[0].distance < RATIO * pair[1].distance
-    ]
+    distances, nearest = _two_nearest(kp_b.descriptors, kp_a.descriptors)
+    good = np.flatnonzero(distances[:, 0] < RATIO * distances[:, 1])
     if len(good) < MIN_MATCHES:
         return NO_MATCH
-    src = np.array([kp_b[m.queryIdx].pt for m in good], dtype=np.float32).reshape(-1, 1, 2)
-    dst = np.array([kp_a[m.trainIdx].pt for m in good], dtype=np.float32).reshape(-1, 1, 2)
+    src = kp_b.points[good].reshape(-1, 1, 2)
+    dst = kp_a.points[nearest[good, 0]].reshape(-1, 1, 2)
     # OpenCV returns (None, None) when RANSAC finds no model, which its stubs do not declare.
-    found: tuple[Any, Any] = cv2.findHomography(src, dst, cv2.RANSAC, 5.0, maxIters=1000)
+    found: tuple[Any, Any] = cv2.findHomography(
+        src, dst, cv2.RANSAC, RANSAC_THRESHOLD, maxIters=RANSAC_ITERATIONS
+    )
     if found[0] is None or found[1] is None:
         return NO_MATCH
     homography = np.asarray(found[0], dtype=np.float64)
-    mask = np.asarray(found[1])
-    inliers = int(mask.sum())
+    inliers = int(np.asarray(found[1]).sum())
     try:
         inverse = np.asarray(np.linalg.inv(homography), dtype=np.float64)
     except np.linalg.LinAlgError:
         return NO_MATCH
-    b_in_a = _outline(grey_b.shape, homography)
-    a_in_b = _outline(grey_a.shape, inverse)
-    coverage_ab = _overlap(b_in_a, grey_a.shape)
-    coverage_ba = _overlap(a_in_b, grey_b.shape)
+    b_in_a = _outline(side_b, homography)
+    a_in_b = _outline(side_a, inverse)
+    coverage_ab = _overlap(b_in_a, side_a)
+    coverage_ba = _overlap(a_in_b, side_b)
     return Verification(
         inliers,
         inliers / len(good),
         coverage_ab,
         coverage_ba,
-        _detail_outside(grey_a, kp_a, b_in_a, coverage_ab),
-        _detail_outside(grey_b, kp_b, a_in_b, coverage_ba),
+        _detail_outside(side_a, b_in_a, coverage_ab),
+        _detail_outside(side_b, a_in_b, coverage_ba),
     )
 
 
-def _outline(shape: tuple[int, ...], h: NDArray[np.float64]) -> NDArray[np.float32]:
+def _two_nearest(
+    query: NDArray[np.uint8], train: NDArray[np.uint8]
+) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+    """Hamming distances to, and indices of, each query descriptor's two nearest train
+    descriptors: what BFMatcher.knnMatch(query, train, k=2) finds, as arrays. (Where the
+    ratio test passes, the nearest is unique, so how either breaks ties does not matter.)
+
+    faiss's flat binary index on one thread takes ~1 ms for 1000 x 1000, OpenCV 3.5 ms on two
+    threads and 7 ms on one. One thread: the pool already runs one worker per core, and a
+    second OpenMP thread under load stalled a search for 0.36 s. The thread count is the
+    calling thread's own OpenMP setting, put back afterwards."""
+    import faiss
+
+    index = faiss.IndexBinaryFlat(DESCRIPTOR_BYTES * 8)
+    index.add(train)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        distances, nearest = index.search(query, 2)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    return np.asarray(distances, np.int32), np.asarray(nearest, np.int64)
+
+
+def _frame(side: Oriented) -> NDArray[np.float32]:
+    return np.array(
+        [[0, 0], [side.width, 0], [side.width, side.height], [0, side.height]], dtype=np.float32
+    )
+
+
+def _outline(side: Oriented, h: NDArray[np.float64]) -> NDArray[np.float32]:
     """The picture's frame mapped through ``h`` into the other picture."""
     import cv2
 
-    height, width = shape[:2]
-    corners = np.array(
-        [[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32
-    ).reshape(-1, 1, 2)
+    corners = _frame(side).reshape(-1, 1, 2)
     return np.asarray(cv2.perspectiveTransform(corners, h), dtype=np.float32)
 
 
-def _detail_outside(
-    grey: NDArray[np.uint8],
-    keypoints: Sequence[Any],
-    polygon: NDArray[np.float32],
-    covered: float,
-) -> float:
+def _overlap(polygon: NDArray[np.float32], side: Oriented) -> float:
+    """Share of the frame of ``side`` inside ``polygon`` (0 for a degenerate mapping)."""
+    import cv2
+
+    poly = polygon.reshape(-1, 2).astype(np.float32)
+    if not cv2.isContourConvex(poly):
+        return 0.0
+    clipped = _clip_to_frame(poly.astype(np.float64).tolist(), side.width, side.height)
+    return float(np.clip(_area(clipped) / float(side.width * side.height), 0.0, 1.0))
+
+
+def _clip_to_frame(points: list[list[float]], width: float, height: float) -> list[list[float]]:
+    """A convex polygon cut to the frame [0, width] x [0, height] (Sutherland-Hodgman).
+
+    Not OpenCV's intersectConvexConvex: given the near-identity homography of a recompressed
+    or greyscale copy, whose outline runs along the frame's own edges, it measured as little
+    as a quarter of the overlap. Here a point on an edge simply counts as inside."""
+    for axis, bound, sign in ((0, 0.0, 1.0), (0, width, -1.0), (1, 0.0, 1.0), (1, height, -1.0)):
+        points = _clip_half_plane(points, axis, bound, sign)
+    return points
+
+
+def _clip_half_plane(
+    points: list[list[float]], axis: int, bound: float, sign: float
+) -> list[list[float]]:
+    """The part of the polygon where sign * (p[axis] - bound) >= 0."""
+    kept: list[list[float]] = []
+    for start, end in zip(points[-1:] + points[:-1], points, strict=True):
+        start_in = sign * (start[axis] - bound) >= 0
+        end_in = sign * (end[axis] - bound) >= 0
+        if start_in != end_in:
+            t = (bound - start[axis]) / (end[axis] - start[axis])
+            kept.append([start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1])])
+        if end_in:
+            kept.append(end)
+    return kept
+
+
+def _area(points: list[list[float]]) -> float:
+    if len(points) < 3:
+        return 0.0
+    xy = np.asarray(points, dtype=np.float64)
+    x, y = xy[:, 0], xy[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def _detail_outside(side: Oriented, polygon: NDArray[np.float32], covered: float) -> float:
     """How much picture lies outside ``polygon``, relative to inside it: about 1 when the
     outside is more of the same photo (the other file is a crop), near 0 when it is a flat
     border, margin, paper or app window around it (the other file was framed).
 
     Measured as the share of textured pixels (local contrast above a few grey levels) outside
     against inside; relative, so a dark night sky around a crop of an astronomy photo still
-    counts as picture, and smoothed, so scanner noise on a paper margin does not."""
+    counts as picture, and smoothed, so scanner noise on a paper margin does not. The texture
+    map is in the picture's own frame, so the polygon goes back there first (the shares do
+    not depend on the frame they are counted in)."""
     import cv2
 
-    if 1.0 - covered < 0.03 or not keypoints:
+    if 1.0 - covered < 0.03 or not len(side.keypoints):
         return 1.0  # nothing (or nearly nothing) lies outside: no evidence either way
-    height, width = grey.shape[:2]
-    margin = max(2, int(0.02 * float(np.hypot(width, height))))  # the paste edge itself
-    inside = np.zeros((height, width), dtype=np.uint8)
-    cv2.fillConvexPoly(inside, np.round(polygon.reshape(-1, 2)).astype(np.int32), 1)
+    margin = max(2, int(0.02 * float(np.hypot(side.width, side.height))))  # the paste edge
+    corners = polygon.reshape(-1, 2).astype(np.float64) @ side.to_picture[:2, :2].T
+    corners += side.to_picture[:2, 2]
+    features = side.features
+    inside = np.zeros((features.height, features.width), dtype=np.uint8)
+    cv2.fillConvexPoly(inside, np.round(corners).astype(np.int32), 1)
     kernel = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
     outside = cv2.dilate(inside, kernel) == 0
     core = cv2.erode(inside, kernel) > 0
     if outside.mean() < 0.02 or core.mean() < 0.02:
         return 1.0
-    textured = _local_contrast(grey) > TEXTURE_LEVEL
+    textured = features.textured
     inner = float(textured[core].mean())
     return float(textured[outside].mean()) / max(inner, 0.02)
-
-
-def _local_contrast(grey: NDArray[np.uint8]) -> NDArray[np.float32]:
-    import cv2
-
-    smooth = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), 1.0)  # scanner/sensor noise out
-    mean = cv2.blur(smooth, (7, 7))
-    square = cv2.blur(smooth * smooth, (7, 7))
-    return np.asarray(np.sqrt(np.maximum(square - mean * mean, 0.0)), dtype=np.float32)
-
-
-def _overlap(polygon: NDArray[np.float32], shape: tuple[int, ...]) -> float:
-    """Share of a frame of ``shape`` inside ``polygon`` (0 for a degenerate mapping)."""
-    import cv2
-
-    height, width = shape[:2]
-    frame = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
-    poly = polygon.reshape(-1, 2).astype(np.float32)
-    if not cv2.isContourConvex(poly):
-        return 0.0
-    area, _ = cv2.intersectConvexConvex(frame, poly)
-    return float(np.clip(area / float(width * height), 0.0, 1.0))
-
-
-class Verifier:
-    """Verifies pairs of files, reusing each picture's keypoints across pairs."""
-
-    def __init__(self) -> None:
-        self._keypoints = KeypointCache()
-
-    def verify(self, path_a: str, path_b: str, orientation: int) -> Verification:
-        return verify_keypoints(
-            self._keypoints.get(path_a), self._keypoints.get(path_b, orientation)
-        )
-
-
-ChunkResult: TypeAlias = Verification | CheckFailed | None  # None: a file vanished or broke since
-
-
-def _verify_chunk(jobs: list[tuple[str, str, int]]) -> list[ChunkResult]:
-    """Run in a worker process: one keypoint cache for the whole chunk."""
-    from ndid_desktop.engine.files.decode import DecodeError
-
-    verifier = Verifier()
-    out: list[ChunkResult] = []
-    for path_a, path_b, orientation in jobs:
-        try:
-            out.append(verifier.verify(path_a, path_b, orientation))
-        except DecodeError:
-            out.append(None)
-        except Exception as exc:  # one pair's problem, reported with the scan, never its end
-            out.append(CheckFailed.of(exc))
-    return out
-
-
-def _chunk_results(future: Future[list[ChunkResult]], size: int) -> list[ChunkResult]:
-    try:
-        return future.result()
-    except Exception as exc:  # the worker itself died (a crash in OpenCV, out of memory)
-        return [CheckFailed.of(exc)] * size
-
-
-def verify_in_parallel(
-    pairs: Sequence[tuple[int, int]],
-    scorer: PairScorer,
-    config: ScanConfig,
-    progress: ProgressCallback,
-    cancel: CancelToken,
-) -> None:
-    """Run the keypoint check for ``pairs`` on every core and store the results in the cache,
-    so the scoring loop that follows only reads them. Pairs already cached are skipped; chunks
-    keep a picture's pairs together, so each worker decodes it once. A pair whose check raises
-    is recorded as failed (and so left unverified) rather than ending the scan."""
-    import concurrent.futures as cf
-    import multiprocessing
-    import os
-
-    from ndid_desktop.engine.progress import ProgressEvent
-    from ndid_desktop.engine.worker_lifetime import die_with_parent
-
-    features, cache = scorer.features, scorer.cache
-    jobs = []
-    for a, b in pairs:
-        orientation = scorer.signals(a, b).orientation
-        if cache.lookup_verification(features.entries[a], features.entries[b], orientation) is None:
-            jobs.append((a, b, orientation))
-    workers = config.workers or os.cpu_count() or 1
-    if len(jobs) < 32 or workers < 2:
-        return  # not worth the processes: the scoring loop verifies them as it goes
-    size = max(8, min(64, len(jobs) // (workers * 4)))
-    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-    context = multiprocessing.get_context("spawn")
-    done = 0
-    with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=die_with_parent) as pool:
-        futures = _submit_chunks(pool, chunks, features.entries)
-        try:
-            for future in cf.as_completed(futures):
-                chunk = futures[future]
-                _store_chunk(scorer, chunk, _chunk_results(future, len(chunk)))
-                done += len(chunk)
-                progress(ProgressEvent("decide", done, len(jobs), "keypoint checks"))
-                cancel.raise_if_cancelled()
-        finally:
-            for future in futures:
-                future.cancel()
-
-
-def _store_chunk(
-    scorer: PairScorer, chunk: list[tuple[int, int, int]], results: list[ChunkResult]
-) -> None:
-    entries, verification = scorer.features.entries, scorer.verification
-    for (a, b, o), result in zip(chunk, results, strict=True):
-        if isinstance(result, CheckFailed):
-            verification.record_failure(a, b, o, result.reason)
-        elif result is not None:
-            scorer.cache.store_verification(entries[a], entries[b], o, result.as_tuple())
-            verification.ran += 1
-
-
-def _submit_chunks(
-    pool: Executor, chunks: list[list[tuple[int, int, int]]], entries: Sequence[FileEntry]
-) -> dict[Future[list[ChunkResult]], list[tuple[int, int, int]]]:
-    """Hands the chunks to the pool. If the pool stops taking work (it broke, or the system ran
-    out of processes), the chunks not handed over stay with the scoring loop, which verifies
-    them in this process."""
-    futures: dict[Future[list[ChunkResult]], list[tuple[int, int, int]]] = {}
-    for chunk in chunks:
-        paths = [(entries[a].path, entries[b].path, o) for a, b, o in chunk]
-        try:
-            futures[pool.submit(_verify_chunk, paths)] = chunk
-        except Exception:  # nothing about these pairs is known to be wrong: check them here
-            break
-    return futures
