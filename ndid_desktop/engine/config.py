@@ -57,7 +57,7 @@ class ScanConfig:
     hash_radius: int = 12  # pHash Hamming radius for the hash prefilter (of 64 bits)
     exact_index_max: int = 50_000  # above this many images the embedding index is HNSW
     # Keypoint checks one picture may take part in (match/selection.py says why a bound).
-    max_checks_per_image: int = 16
+    max_checks_per_image: int = 24
     threshold: float | None = None  # decision threshold; None = the calibration's own
     gate_low: float | None = None  # ambiguity band for the verifier; None = calibration's
     gate_high: float | None = None

@@ -11,7 +11,6 @@ decision (match/decision.py), the same object `compare`, calibration and evaluat
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -159,7 +158,6 @@ class _MatchRun:
     timer: _Timer
     verdicts: Verdicts
     counts: _Counts = field(default_factory=_Counts)
-    checks: Counter[int] = field(default_factory=Counter)  # keypoint checks per picture
 
     def report(self, discovery_skipped: Sequence[Skipped]) -> ScanReport:
         features = self.features
@@ -212,9 +210,7 @@ class _MatchRun:
         """One round: the set to verify, the second look, the decisions. ``geometry`` maps
         accepted pairs that need only their overlap measured to their orientation; the
         ``earlier`` decided pairs among them are decided again with it."""
-        selection = select_second_look(
-            scores, self.decision, self.config.max_checks_per_image, self.checks
-        )
+        selection = select_second_look(scores, self.decision, self.config.max_checks_per_image)
         self.counts.in_band += selection.in_band
         self.counts.over_bound += selection.over_bound
         band = {_key(scores.pairs[r]): scores.signals[r].orientation for r in selection.rows}

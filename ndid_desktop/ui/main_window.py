@@ -56,6 +56,7 @@ STAGES = {
     "features": "Reading photos",
     "candidates": "Searching for look-alikes",
     "decide": "Comparing pairs",
+    "verify": "Checking keypoints",
     "group": "Grouping",
 }
 

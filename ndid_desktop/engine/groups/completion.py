@@ -19,7 +19,7 @@ from ndid_desktop.engine.match.decisions import Decisions
 
 # A component this large is a chain of look-alikes (a burst, a series) more than one picture:
 # only its best-connected files are paired with the rest, not every pair in it.
-FULL_COMPONENT = 32
+FULL_COMPONENT = 64
 HUBS = 4
 
 

@@ -1,15 +1,18 @@
 """Which pairs get the second look (the keypoint check, the gate encoder): the pairs in the
-ambiguous band, at most ``per_image`` for any one picture.
+ambiguous band that are among the ``per_image`` likeliest band pairs of either of their two
+pictures.
 
-The bound keeps the expensive stage linear in the library: a picture in many look-alike pairs
-(a burst, a collage tile, a logo) would otherwise be checked against every one of them. The
-pairs with the higher cheap probability go first: they are the likelier duplicates, and a
-pair left over is still decided, by the cheap stage ("unverified").
+Each picture nominates at most ``per_image`` pairs, so the expensive stage costs at most
+``per_image`` checks per picture in the library: linear, even where one picture is in many
+look-alike pairs (a burst, a collage tile, a logo, a flat sky). Nominating from either side
+keeps a copy's pair with its original when the original is such a hub: the pair is among the
+copy's own best. A pair nominated by neither is still decided, by the cheap stage
+("unverified").
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,26 +26,19 @@ from ndid_desktop.engine.match.decision import StagedDecision
 class Selection:
     rows: NDArray[np.int64]  # rows of the CheapScores that get the second look
     in_band: int  # pairs in the band, selected or not
-    over_bound: int  # band pairs left to the cheap stage by the per-image bound
+    over_bound: int  # band pairs no picture nominated: left to the cheap stage
 
 
-def select_second_look(
-    scores: CheapScores,
-    decision: StagedDecision,
-    per_image: int,
-    already: Counter[int] | None = None,
-) -> Selection:
-    """``already`` counts checks each picture had in an earlier round of the same scan."""
+def select_second_look(scores: CheapScores, decision: StagedDecision, per_image: int) -> Selection:
     band = np.array([decision.in_band(p) for p in scores.cheap.tolist()], dtype=bool)
     rows = np.nonzero(band)[0]
-    order = rows[np.argsort(-scores.cheap[rows], kind="stable")]
-    counts: Counter[int] = already if already is not None else Counter()
-    chosen: list[int] = []
-    for row in order.tolist():
+    by_picture: dict[int, list[int]] = defaultdict(list)
+    for row in rows.tolist():
         a, b = scores.pairs[row].tolist()
-        if counts[a] >= per_image or counts[b] >= per_image:
-            continue
-        counts[a] += 1
-        counts[b] += 1
-        chosen.append(row)
+        by_picture[a].append(row)
+        by_picture[b].append(row)
+    chosen: set[int] = set()
+    for picture_rows in by_picture.values():
+        best = sorted(picture_rows, key=lambda r: (-scores.cheap[r], r))[:per_image]
+        chosen.update(best)
     return Selection(np.array(sorted(chosen), dtype=np.int64), len(rows), len(rows) - len(chosen))
