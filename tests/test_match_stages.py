@@ -159,3 +159,18 @@ def test_completion_lists_missing_pairs_and_accepted_pairs_without_geometry() ->
     done = complete_for_grouping(5, decisions, scored={(0, 1), (0, 2), (3, 4)})
     assert done.new_pairs == ((1, 2),)
     assert done.needs_geometry == ((0, 1),)
+
+
+def test_decide_pairs_reports_progress_and_stops_when_cancelled() -> None:
+    from ndid_desktop.engine.progress import CancelToken, ProgressEvent, ScanCancelled
+
+    scores = CheapScores(np.array([(0, 1)], dtype=np.int64), (signals(0.99),), np.zeros(1))
+    events: list[ProgressEvent] = []
+    decide_pairs(scored_rows(scores), SecondLook({}, {}), DECISION, lambda a, b: False,
+                 events.append)  # fmt: skip
+    assert [(e.stage, e.total) for e in events] == [("decide", 1)]
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(ScanCancelled):
+        decide_pairs(scored_rows(scores), SecondLook({}, {}), DECISION, lambda a, b: False,
+                     cancel=token)  # fmt: skip

@@ -190,3 +190,25 @@ def test_identical_files_join_without_being_paired(tmp_path: Path, encoder: Enco
     assert report.stats.identical_files == 2
     assert report.stats.candidate_pairs == 1  # the three JPEGs are one picture to pair: one pair
     assert keeper in {"a.jpg", "b.jpg", "c.jpg"}
+
+
+def test_a_scan_runs_on_any_executor(tmp_path: Path, encoder: Encoder) -> None:
+    """The feature and verification stages take an executor factory: in this process here,
+    as a distributed backend would run them, with the same result as the default pool."""
+    from PIL import Image
+
+    from ndid_desktop.engine.executors import in_process
+
+    from .conftest import dev_photos
+
+    for i, source in enumerate(dev_photos(30, offset=60)):  # enough for the worker pool
+        with Image.open(source) as im:
+            im.convert("RGB").save(tmp_path / f"{i:02d}.jpg", quality=90)
+            if i < 3:  # three of them with a cropped copy, left to the keypoint check
+                w, h = im.size
+                crop = im.convert("RGB").crop((w // 10, h // 10, w - w // 10, h - h // 10))
+                crop.save(tmp_path / f"{i:02d}-crop.jpg", quality=90)
+    here = scan([Root(tmp_path)], ScanConfig(), encoder=encoder, executor=in_process)
+    pooled = scan([Root(tmp_path)], ScanConfig(), encoder=encoder)
+    assert [g.members for g in here.groups] == [g.members for g in pooled.groups]
+    assert {Path(g.keep).name for g in here.groups} >= {"00.jpg", "01.jpg", "02.jpg"}

@@ -221,7 +221,9 @@ class _MatchRun:
         self.counts.failures += [f for f in looked.failures if (f.path_a, f.path_b) not in known]
         rows = [*scored_rows(scores), *((p.a, p.b, p.signals) for p in earlier)]
         with self.timer.stage("decide"):
-            return decide_pairs(rows, looked.look, self.decision, self._apart)
+            return decide_pairs(
+                rows, looked.look, self.decision, self._apart, self.progress, self.cancel
+            )
 
     def _complete(self, decisions: Decisions, scored: set[tuple[int, int]]) -> Decisions:
         """The pairs grouping and the keeper rule will read, decided before they run."""

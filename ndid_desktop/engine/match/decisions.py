@@ -4,14 +4,15 @@ this stage computes a probability."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from ndid_desktop.engine.groups.keeper import Geometry
-from ndid_desktop.engine.match.cheap import CheapScores
+from ndid_desktop.engine.match.cheap import CANCEL_EVERY, CheapScores
 from ndid_desktop.engine.match.decision import Decision, StagedDecision
 from ndid_desktop.engine.match.signals import reversed_signals
 from ndid_desktop.engine.match.verify import Verification
+from ndid_desktop.engine.progress import CancelToken, ProgressCallback, ProgressEvent, null_progress
 from ndid_desktop.engine.types import PairSignals
 
 
@@ -87,13 +88,19 @@ def with_second_look(signals: PairSignals, key: tuple[int, int], look: SecondLoo
 
 
 def decide_pairs(
-    pairs: Iterable[tuple[int, int, PairSignals]],
+    pairs: Sequence[tuple[int, int, PairSignals]],
     look: SecondLook,
     decision: StagedDecision,
     user_says_different: Callable[[int, int], bool],
+    progress: ProgressCallback = null_progress,
+    cancel: CancelToken | None = None,
 ) -> Decisions:
+    cancel = cancel or CancelToken()
     kept: dict[tuple[int, int], DecidedPair] = {}
-    for a, b, cheap_signals in pairs:
+    for i, (a, b, cheap_signals) in enumerate(pairs):
+        if i % CANCEL_EVERY == 0:  # ~50 ms of work between checks
+            cancel.raise_if_cancelled()
+            progress(ProgressEvent("decide", i, len(pairs), "deciding"))
         signals = with_second_look(cheap_signals, (a, b), look)
         decided = decision.decide(signals, user_says_different(a, b))
         if decided.gated or decision.accepts(decided):
@@ -101,6 +108,8 @@ def decide_pairs(
     return Decisions(kept, decision.threshold)
 
 
-def scored_rows(scores: CheapScores) -> Iterable[tuple[int, int, PairSignals]]:
-    for (a, b), signals in zip(scores.pairs.tolist(), scores.signals, strict=True):
-        yield a, b, signals
+def scored_rows(scores: CheapScores) -> list[tuple[int, int, PairSignals]]:
+    return [
+        (a, b, signals)
+        for (a, b), signals in zip(scores.pairs.tolist(), scores.signals, strict=True)
+    ]
