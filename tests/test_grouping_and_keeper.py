@@ -103,3 +103,24 @@ def test_a_real_wider_view_is_not_mistaken_for_a_frame() -> None:
     wider = Geometry(a_covered=1.0, b_covered=0.6, a_detail_outside=1.0, b_detail_outside=0.8)
     keeper, _ = choose_keeper(members, _geometry({(0, 1): wider}))
     assert keeper.index == 1
+
+
+def test_the_reason_counts_only_the_files_the_group_keeps() -> None:
+    # 1 matches 0 and 2; 0 (the largest) becomes the keeper, and 2 does not match 0, so it
+    # leaves the group. 2 is a crop of 0 by its geometry: the reason must not count it.
+    people = [cand(0, width=4000), cand(1, width=3000), cand(2, width=2000)]
+    probability = {(0, 1): 0.99, (1, 2): 0.99, (0, 2): 0.2}
+
+    def p(a: int, b: int) -> float:
+        return probability[(min(a, b), max(a, b))]
+
+    def geometry(a: int, b: int) -> Geometry | None:
+        if (a, b) == (0, 2):
+            return Geometry(a_covered=0.5, b_covered=1.0, a_detail_outside=1.0,
+                            b_detail_outside=1.0)  # fmt: skip
+        return None
+
+    (group,) = build_groups(people, [(0, 1), (1, 2)], p, 0.9, geometry)
+    assert (group.keeper, group.members) == (0, (1,))
+    assert "crop" not in group.reason
+    assert group.reason == "kept: the highest resolution (4000x3000)"

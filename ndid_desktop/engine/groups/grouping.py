@@ -12,7 +12,13 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ndid_desktop.engine.groups.keeper import Candidate, GeometryFn, choose_keeper, static_key
+from ndid_desktop.engine.groups.keeper import (
+    Candidate,
+    GeometryFn,
+    choose_keeper,
+    keeper_reason,
+    static_key,
+)
 
 
 @dataclass(frozen=True)
@@ -92,9 +98,10 @@ def _next_group(
     star = matches(hub, neighbours[hub] & remaining)
     if not star:
         return RawGroup(hub, "", ())  # nothing matches it: it leaves the pool alone
-    keeper_candidate, reason = choose_keeper([candidates[i] for i in (hub, *star)], geometry)
+    keeper_candidate, _ = choose_keeper([candidates[i] for i in (hub, *star)], geometry)
     keeper = keeper_candidate.index
     members = star if keeper == hub else matches(keeper, {hub, *star})
     # A second reference file is never a duplicate to clean: it forms its own group later.
     members = [m for m in members if not candidates[m].entry.reference]
-    return RawGroup(keeper, reason, tuple(members))
+    group = [keeper_candidate, *(candidates[m] for m in members)]
+    return RawGroup(keeper, keeper_reason(keeper_candidate, group, geometry), tuple(members))

@@ -123,7 +123,7 @@ def choose_keeper(members: Sequence[Candidate], geometry: GeometryFn) -> tuple[C
     keeper = ranked[0]
     if not keeper.entry.reference:
         keeper = _walk_to_source(keeper, ranked, geometry)
-    return keeper, _reason(keeper, ranked, geometry)
+    return keeper, keeper_reason(keeper, ranked, geometry)
 
 
 def _derivation(geometry: GeometryFn, source: Candidate, copy: Candidate) -> str | None:
@@ -146,8 +146,11 @@ def _walk_to_source(
     return keeper
 
 
-def _reason(keeper: Candidate, ranked: Sequence[Candidate], geometry: GeometryFn) -> str:
-    others = [c for c in ranked if c is not keeper]
+def keeper_reason(keeper: Candidate, group: Sequence[Candidate], geometry: GeometryFn) -> str:
+    """Why ``keeper`` is kept over the other files of ``group``: the files the group has in
+    the end, so that every count in the sentence is a count of its members."""
+    ranked = sorted(group, key=static_key)
+    others = [c for c in ranked if c.index != keeper.index]
     if keeper.entry.reference:
         return "kept: it is in a reference folder, which is never cleaned"
     derived = [_derivation(geometry, keeper, c) for c in others]
