@@ -125,29 +125,14 @@ def child(library: Path, data: Path, out: Path, model_set: str, workers: int, qu
     """One scan, as `ndid scan` configures it; writes its figures to ``out`` as JSON."""
     imports = time.perf_counter()
     from ndid_desktop.cli.progress import TerminalProgress
-    from ndid_desktop.engine.config import Root, ScanConfig
+    from ndid_desktop.engine.config import Root
     from ndid_desktop.engine.evaluation.attacks import read_manifest
     from ndid_desktop.engine.evaluation.group_scores import score_report
     from ndid_desktop.engine.pipeline import scan
     from ndid_desktop.engine.report import write_json
-    from ndid_desktop.paths import (
-        bundled_models_dir,
-        cache_path,
-        calibration_dir,
-        models_dir,
-        scan_records_dir,
-    )
+    from ndid_desktop.workspace import DataFolder, ScanOptions, scan_config
 
-    config = ScanConfig(
-        model_set=model_set,
-        cache_path=cache_path(data),
-        calibration_dir=calibration_dir(data),
-        models_dir=models_dir(data),
-        bundled_models_dir=bundled_models_dir(),
-        verdicts_path=data / "verdicts.json",
-        scan_records_dir=scan_records_dir(data),
-        workers=workers,
-    )
+    config = scan_config(DataFolder.at(data), ScanOptions(model_set=model_set, workers=workers))
     _prepare_model(config)
     imports = time.perf_counter() - imports
     display = TerminalProgress()

@@ -1,7 +1,6 @@
 """Where NDID keeps its own files: the platform's user data folder, or --data-dir.
 
-The layout inside that folder is ``workspace.DataFolder``'s; the helpers below name a few of
-its paths for callers that have only a base folder, and take them from there."""
+The layout inside that folder is ``workspace.DataFolder``'s, and only there."""
 
 from __future__ import annotations
 
@@ -14,31 +13,6 @@ def data_dir(override: Path | None = None) -> Path:
     from platformdirs import user_data_path
 
     return user_data_path("ndid-desktop", appauthor=False)
-
-
-def cache_path(base: Path) -> Path:
-    from ndid_desktop.workspace import DataFolder  # workspace imports this module
-
-    return DataFolder(base).cache
-
-
-def calibration_dir(base: Path) -> Path:
-    from ndid_desktop.workspace import DataFolder
-
-    return DataFolder(base).calibration_dir
-
-
-def models_dir(base: Path) -> Path:
-    from ndid_desktop.workspace import DataFolder
-
-    return DataFolder(base).models_dir
-
-
-def scan_records_dir(base: Path) -> Path:
-    """Each scan's own record of what it saw: what trash actions are checked against."""
-    from ndid_desktop.workspace import DataFolder
-
-    return DataFolder(base).scan_records
 
 
 def user_action_lock() -> Path:

@@ -27,9 +27,9 @@ def main() -> int:
         print(target)
     if "--bundle-optional" in sys.argv:
         from ndid_desktop.engine.features.model_store import MODEL_FILES
-        from ndid_desktop.paths import data_dir, models_dir
+        from ndid_desktop.workspace import DataFolder
 
-        store = ModelStore(user_dir=models_dir(data_dir()))
+        store = ModelStore(user_dir=DataFolder.at().models_dir)
         for spec in MODEL_FILES.values():
             found = store.locate(spec).path
             if found is None:

@@ -38,12 +38,6 @@ def test_the_override_and_a_packaged_builds_models(
     assert DataFolder.at().base == paths.data_dir()
 
 
-def test_the_old_path_helpers_agree_with_the_layout(tmp_path: Path) -> None:
-    folder = DataFolder(tmp_path)
-    assert paths.models_dir(tmp_path) == folder.models_dir
-    assert paths.calibration_dir(tmp_path) == folder.calibration_dir
-
-
 def test_a_config_from_defaults_takes_every_path_from_the_folder(tmp_path: Path) -> None:
     folder = DataFolder(tmp_path, tmp_path / "bundled")
     config = scan_config(folder)

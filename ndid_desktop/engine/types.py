@@ -69,15 +69,6 @@ class PairSignals:
 
 
 @dataclass(frozen=True)
-class ScoredPair:
-    a: int
-    b: int
-    signals: PairSignals
-    probability: float
-    gated: bool  # the ambiguous band sent it to the verifier
-
-
-@dataclass(frozen=True)
 class Member:
     path: str
     probability: float  # that it is the same picture as the keeper (1.0 for the keeper)
