@@ -27,6 +27,15 @@ class ImageInfo:
     jpeg_quality: int | None = None
     camera: str | None = None  # "Make Model" from EXIF, when the file came from a camera
     taken_at: str | None = None  # EXIF DateTimeOriginal, as written by the camera
+    # Evidence of provenance (which file was made from which), measured once by the decoder.
+    # Colourfulness (Hasler & Süsstrunk 2003) of the decoded picture; ~0 for greyscale.
+    chroma: float | None = None
+    # Lossless files only: strength of an 8x8 block grid, ~1.0 natural, higher when the pixels
+    # were once a JPEG (None for lossy formats and pictures too small to measure).
+    jpeg_grid: float | None = None
+    software: str | None = None  # EXIF Software tag (the app that wrote the file), when present
+    orientation: int = 1  # the EXIF orientation tag as stored in the file (1 when absent)
+    has_exif: bool = False  # the file carries an EXIF block with at least one tag
 
     @property
     def pixels(self) -> int:
@@ -79,6 +88,9 @@ class Member:
     signals: dict[str, Any] = field(default_factory=dict)
     mtime_ns: int = 0  # as scanned: a file that changed since is never trashed
     fingerprint: str = ""  # fingerprint.py, of the bytes scanned; "" in reports from before it
+    # The keeper does not hold all of this file's picture (a collage, a sharper crop, another
+    # cut): it is kept too, never proposed for the trash.
+    overlapping: bool = False
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ from numpy.typing import NDArray
 
 from ndid_desktop.engine.types import FileEntry, ImageInfo
 
-SCHEMA_VERSION = 7  # bump when hashes or the stored layout change: old rows are dropped
-# Versions that _migrate upgrades in place instead of dropping (see _upgrade_from_5 and 6).
-_UPGRADABLE = {5, 6}
+SCHEMA_VERSION = 8  # bump when hashes or the stored layout change: old rows are dropped
+# Versions that _migrate upgrades in place instead of dropping (see _upgrade_from_5, 6 and 7).
+_UPGRADABLE = {5, 6, 7}
 HASH_SHAPE = (3, 8, 8)
 MEMORY = ":memory:"
 # Each recovery moves one step towards memory (file -> rebuilt file -> memory), so two are
@@ -125,9 +125,11 @@ def _migrate(db: sqlite3.Connection) -> None:
             return
         if version == 5:
             _upgrade_from_5(db)
-        if version in _UPGRADABLE:
+        if version in (5, 6):
             _upgrade_from_6(db)
-        else:
+        if version == 7:
+            _upgrade_from_7(db)
+        if version not in _UPGRADABLE:
             _create_tables(db)
         db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
@@ -147,6 +149,15 @@ def _upgrade_from_6(db: sqlite3.Connection) -> None:
     # The old verifications were made by a verifier version that is gone: they are dropped.
     db.execute("ALTER TABLE files ADD COLUMN pixel_digest TEXT")
     _create_verifier_tables(db)
+
+
+def _upgrade_from_7(db: sqlite3.Connection) -> None:
+    # Version 8 adds the decoder's evidence of provenance to each picture's info (ImageInfo's
+    # chroma, jpeg_grid, software, orientation, has_exif), which only a decode gives. The rows
+    # are kept with their pixel digest cleared, so the next scan extracts each picture once
+    # more (features.compute_features, as for rows from schema 6) and rewrites its info; the
+    # remembered failures and the verifications (keyed by the files' identity) stay valid.
+    db.execute("UPDATE files SET pixel_digest=NULL WHERE error IS NULL")
 
 
 def _create_tables(db: sqlite3.Connection) -> None:

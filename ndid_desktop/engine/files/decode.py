@@ -11,6 +11,10 @@ Before any pixel is decoded, the bytes the decode will allocate are added up (Pi
 storage per pixel, the decoder's private buffers, the strips and the reduced picture) and a file
 over ``ScanConfig.max_decode_bytes`` is skipped with the reason, so one hostile but small file
 cannot take a worker's memory. benchmarks/bench_decode_memory.py measures the figures used here.
+
+The decoder also records evidence of provenance, for telling which file was made from which:
+the picture's colourfulness, the EXIF Software, orientation and presence, and, for lossless
+files, how strongly their full-size pixels show a JPEG's 8x8 block grid.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -111,6 +115,17 @@ _EXIF_TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 RAW_EXTENSIONS = frozenset({".dng", ".nef", ".cr2", ".cr3", ".arw", ".orf", ".rw2", ".raf"})
+# Formats whose pixels are stored exactly: a JPEG's block grid in them was there before.
+LOSSLESS_FORMATS = frozenset({"PNG", "TIFF", "BMP", "PPM"})
+# The block grid is measured on a central crop of the full-size luminance, at most this big
+# (2 ms on a 12 MP RGB picture), and not at all below the smaller size.
+GRID_CROP = 1024
+_GRID_MIN = 64
+# Its temporaries per pixel of the crop, at worst (16-bit): the crop (4), its luminance as
+# float32 (4) and the steps between neighbours (4), beside the decoded picture.
+_GRID_WORK_PER_PIXEL = 12
+# Colourfulness is measured on every second row and column of the reduced picture.
+_CHROMA_STEP = 2
 
 # Bytes per pixel of Pillow's own storage: RGB (and every other multi-band mode) takes 4.
 _STORAGE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
@@ -246,12 +261,19 @@ def _decode_open_image(
     if needed > max_decode_bytes:
         raise DecodeError(_too_large(width, height, stored_mode, needed, max_decode_bytes))
     # Only now: a PNG's getexif() decodes the whole picture (its EXIF may follow the pixels).
-    orientation, camera, taken_at = _metadata(img)
+    meta = _metadata(img)
+    orientation = meta.orientation  # still to apply to the decoded pixels
     quality = estimate_jpeg_quality(img) if fmt == "JPEG" else None
+    grid = None
     if direct and path is not None:
         small = heif_to_small_rgb(path, img.tell(), min_side)
     else:
         img.load()
+        if _turned_by_pillow(img, orientation):
+            orientation = 1
+            width, height = img.size
+        if fmt in LOSSLESS_FORMATS:
+            grid = jpeg_grid(img)  # on the stored pixels, before anything resamples them
         small = to_small_rgb(img, min_side)
     rotated = orientation in (5, 6, 7, 8)
     info = ImageInfo(
@@ -259,8 +281,13 @@ def _decode_open_image(
         height=width if rotated else height,
         format=fmt,
         jpeg_quality=quality,
-        camera=camera,
-        taken_at=taken_at,
+        camera=meta.camera,
+        taken_at=meta.taken_at,
+        chroma=colourfulness(small),
+        jpeg_grid=grid,
+        software=meta.software,
+        orientation=meta.stored_orientation,
+        has_exif=meta.has_exif,
     )
     transpose = _EXIF_TRANSPOSE.get(orientation)
     if transpose is not None:
@@ -268,15 +295,49 @@ def _decode_open_image(
     return Decoded(small, info)
 
 
-def _metadata(img: Image.Image) -> tuple[int, str | None, str | None]:
-    """(EXIF orientation, camera, time taken); the defaults when the EXIF block is malformed."""
+def _turned_by_pillow(img: Image.Image, orientation: int) -> bool:
+    """Pillow 13 (older versions may not) turns a TIFF by its orientation tag as it loads it,
+    reports the turned size from the start, and drops the tag: turning it again would undo
+    that (or turn it twice). Its block grid is then measured on the turned pixels."""
+    tags = getattr(img, "tag_v2", None)
+    return (
+        img.format == "TIFF"
+        and orientation != 1
+        and tags is not None
+        and ExifTags.Base.Orientation not in tags
+    )
+
+
+@dataclass(frozen=True)
+class _Metadata:
+    orientation: int = 1  # the orientation still to apply to the decoded pixels
+    camera: str | None = None
+    taken_at: str | None = None
+    software: str | None = None
+    stored_orientation: int = 1  # as the file stores it (libheif applies a HEIF's itself)
+    has_exif: bool = False
+
+
+def _metadata(img: Image.Image) -> _Metadata:
+    """What the EXIF block says; the defaults when it is malformed."""
     try:
         exif = img.getexif()
-        return int(exif.get(ExifTags.Base.Orientation, 1)), _camera(exif), _taken_at(exif)
+        orientation = int(exif.get(ExifTags.Base.Orientation, 1))
+        # pillow-heif resets a HEIF's EXIF orientation to 1 (libheif turns the pixels) and
+        # keeps the file's own value here.
+        stored = img.info.get("original_orientation")
+        return _Metadata(
+            orientation=orientation,
+            camera=_camera(exif),
+            taken_at=_taken_at(exif),
+            software=_text(exif.get(ExifTags.Base.Software)),
+            stored_orientation=int(stored) if stored is not None else orientation,
+            has_exif=len(exif) > 0,
+        )
     except Exception:
         # Metadata is optional: a corrupt EXIF block (Pillow raises struct.error, SyntaxError,
         # ValueError, TypeError... depending on where it breaks) must not cost the picture.
-        return 1, None, None
+        return _Metadata()
 
 
 # --- the memory budget -------------------------------------------------------------------------
@@ -295,7 +356,9 @@ def _prepare(img: Image.Image, min_side: int) -> tuple[int, bool]:
     # A HEIF whose draft chose a thumbnail (always smaller than the picture) stays with Pillow.
     direct = img.format == "HEIF" and img.size == stored_size and img.mode in _HEIF_DIRECT_MODES
     pipeline = _pipeline_bytes(img.size, img.mode, min_side, stored=not direct)
-    return coefficients + _decoder_bytes(img, direct) + pipeline, direct
+    grid = _grid_bytes(img.size) if img.format in LOSSLESS_FORMATS else 0
+    turn = _tiff_turn_bytes(img)
+    return coefficients + _decoder_bytes(img, direct) + pipeline + grid + turn, direct
 
 
 def _decoder_bytes(img: Image.Image, direct: bool = False) -> int:
@@ -309,6 +372,15 @@ def _decoder_bytes(img: Image.Image, direct: bool = False) -> int:
     if img.format == "TIFF":
         return _tiff_strip_bytes(img)
     return int(width * height * _DECODER_COPIES.get(img.format or "", 0.0))
+
+
+def _tiff_turn_bytes(img: Image.Image) -> int:
+    """Pillow turns a TIFF with an orientation tag as it loads it, into a second full-size
+    picture (ImageOps.exif_transpose, in place)."""
+    if img.format != "TIFF" or getattr(img, "tag_v2", {}).get(ExifTags.Base.Orientation, 1) == 1:
+        return 0
+    width, height = img.size
+    return width * height * _STORAGE_BYTES.get(img.mode, _DEFAULT_STORAGE_BYTES)
 
 
 def _jpeg_coefficient_bytes(img: Image.Image) -> int:
@@ -359,6 +431,11 @@ def _pipeline_bytes(size: tuple[int, int], mode: str, min_side: int, stored: boo
     strip = min(height, _strip_rows(width, factor_y, STRIP_BYTES)) * width * _STRIP_WORK_PER_PIXEL
     reduced = math.ceil(width / factor[0]) * math.ceil(height / factor_y) * _RGB_BYTES
     return decoded + strip + reduced + 2 * final
+
+
+def _grid_bytes(size: tuple[int, int]) -> int:
+    """What measuring the block grid (jpeg_grid) allocates beside the decoded picture."""
+    return min(size[0], GRID_CROP) * min(size[1], GRID_CROP) * _GRID_WORK_PER_PIXEL
 
 
 def _too_large(width: int, height: int, mode: str, needed: int, budget: int) -> str:
@@ -535,13 +612,9 @@ def _decode_raw(path: str, min_side: int, max_decode_bytes: int) -> Decoded:
         raise DecodeError("RAW file has no embedded JPEG preview")
     with _quiet_pillow(), Image.open(io.BytesIO(thumb.data)) as img:
         decoded = _decode_open_image(img, min_side, max_decode_bytes)
-    info = ImageInfo(
-        width=decoded.info.width,
-        height=decoded.info.height,
-        format="RAW",
-        camera=decoded.info.camera,
-        taken_at=decoded.info.taken_at,
-    )
+    # What the preview's EXIF says stands for the file (its chroma too); its JPEG quality and
+    # block grid are the preview's own, not the RAW's.
+    info = replace(decoded.info, format="RAW", jpeg_quality=None, jpeg_grid=None)
     return Decoded(decoded.image, info)
 
 
@@ -554,6 +627,79 @@ def estimate_jpeg_quality(img: Image.Image) -> int | None:
     scale = float(np.mean(np.asarray(tables[0], dtype=np.float64) / _STANDARD_LUMA_QT)) * 100.0
     quality = (200.0 - scale) / 2.0 if scale <= 100.0 else 5000.0 / scale
     return round(min(100.0, max(1.0, quality)))
+
+
+# --- evidence of provenance ----------------------------------------------------------------
+
+
+def colourfulness(image: Image.Image) -> float:
+    """Hasler & Süsstrunk's colourfulness M of an RGB picture (0 for grey, ~15-60 for a colour
+    photo), on every ``_CHROMA_STEP``-th row and column: well under a millisecond."""
+    rgb = np.asarray(image)[::_CHROMA_STEP, ::_CHROMA_STEP].astype(np.float32)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    rg = r - g
+    yb = 0.5 * (r + g) - b
+    spread = math.hypot(float(rg.std()), float(yb.std()))
+    offset = math.hypot(float(rg.mean()), float(yb.mean()))
+    return round(spread + 0.3 * offset, 2)
+
+
+def jpeg_grid(img: Image.Image) -> float | None:
+    """How strongly the luminance steps at the 8x8 block boundaries of a JPEG: the mean
+    absolute difference between columns x and x+1 where x % 8 == 7, over that at the other
+    columns, averaged with the same for rows. About 1.0 for pixels that never were a JPEG,
+    clearly more for a JPEG's decoded pixels saved losslessly (see tests/test_provenance.py).
+
+    Measured on a central crop of at most ``GRID_CROP`` square of the picture as stored, at
+    coordinates that are multiples of 8 so that the file's own grid keeps its phase. None when
+    the crop is under 64x64 or flat.
+    """
+    width, height = img.size
+    crop_w, crop_h = min(width, GRID_CROP), min(height, GRID_CROP)
+    if crop_w < _GRID_MIN or crop_h < _GRID_MIN:
+        return None
+    left = (width - crop_w) // 2 // 8 * 8
+    top = (height - crop_h) // 2 // 8 * 8
+    try:
+        luma = _luminance(img.crop((left, top, left + crop_w, top + crop_h)))
+    except (ValueError, OSError):  # a mode Pillow cannot turn into luminance
+        return None
+    ratios = [
+        ratio
+        for ratio in (_boundary_ratio(luma, axis=1), _boundary_ratio(luma, axis=0))
+        if ratio is not None
+    ]
+    return round(sum(ratios) / len(ratios), 3) if ratios else None
+
+
+def _luminance(crop: Image.Image) -> np.ndarray:
+    """The crop's luminance as a 2-D array: 8-bit pictures as int16 (JPEG's own Y weights),
+    deeper greyscale at its own depth as float32."""
+    if crop.mode in (*_GREY_MODES, "F"):
+        return np.asarray(crop, dtype=np.float32)
+    grey = crop if crop.mode == "L" else crop.convert("L")
+    return np.asarray(grey).astype(np.int16)
+
+
+def _boundary_ratio(luma: np.ndarray, axis: int) -> float | None:
+    """Mean step across block boundaries over the mean step elsewhere, along ``axis``."""
+    steps = np.diff(luma, axis=axis)
+    np.abs(steps, out=steps)
+    other = 1 - axis
+    per_line = steps.sum(axis=other, dtype=np.float64)  # one total per column (or row) gap
+    boundary = np.arange(per_line.size) % 8 == 7
+    across, inside = per_line[boundary], per_line[~boundary]
+    if across.size == 0 or float(inside.mean()) == 0.0:
+        return None
+    return float(across.mean()) / float(inside.mean())
+
+
+def _text(value: object) -> str | None:
+    """An EXIF text tag as a string, without the padding some writers leave; None if empty."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    text = str(value).strip("\x00 ") if value is not None else ""
+    return text or None
 
 
 def _camera(exif: Image.Exif) -> str | None:
