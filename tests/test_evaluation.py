@@ -300,10 +300,14 @@ def test_eval_commands_make_score_and_report_a_dataset(
     assert out.startswith("# Evaluation of ds\n") and f"| {STAGED} | " in out
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert list(report) == ["pairs", "positives", "gated_share", "brier_cheap", "brier_final",
-                            "reliability_final", "ablation", "not_measured", "why_not_measured",
-                            "scan"]  # fmt: skip
+                            "reliability_final", "ablation", "direction", "not_measured",
+                            "why_not_measured", "scan"]  # fmt: skip
+    assert 0.0 <= report["direction"]["accuracy"] <= 1.0 and report["direction"]["by_edit"]
+    assert (
+        "groups_per_picture" in report["scan"] and "kept_instead_of_the_original" in report["scan"]
+    )
     assert [row["stage"] for row in report["ablation"]][-1] == STAGED
     assert (tmp_path / "r" / "report.md").read_text() == out
     pngs = {p.name for p in (tmp_path / "r").glob("*.png")}
     assert pngs == {"precision_recall.png", "f1_threshold.png", "reliability.png",
-                    "recall_by_edit.png"}  # fmt: skip
+                    "recall_by_edit.png", "direction_by_edit.png"}  # fmt: skip

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from ndid_desktop.engine.groups.completion import complete_for_grouping
+from ndid_desktop.engine.groups.derivation import Candidate
 from ndid_desktop.engine.groups.identical import (
     BYTES,
     PIXELS,
     collapse_identical,
     keep_apart,
 )
-from ndid_desktop.engine.groups.keeper import Candidate
 from ndid_desktop.engine.match.cheap import CheapScores
 from ndid_desktop.engine.match.decision import (
     CHEAP,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,19 @@ def test_the_review_needs_no_qt() -> None:
     code = "import sys, ndid_desktop.engine.actions.review; print('PySide6' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_overlapping_files_start_kept_and_the_suggested_keeper_stays_if_one_is_chosen() -> None:
+    # /c/photo is kept; /c/collage overlaps it (neither holds the other); /c/small is held.
+    photo = _member("/c/photo.jpg", probability=1.0)
+    collage = replace(_member("/c/collage.jpg", size=5000), overlapping=True)
+    small = _member("/c/small.jpg", (320, 240), 400)
+    review = Review.from_groups([_group(photo, collage, small)])
+    assert _paths(review.trash_choices()[0]) == ("/c/photo.jpg", "/c/small.jpg")
+    assert review[0].savings == 400
+    # Keeping the collage instead: the photo it does not hold stays too; only /c/small goes.
+    chosen = review.choose_keeper(0, "/c/collage.jpg")
+    choice = chosen.trash_choices()[0]
+    assert choice.keep == "/c/collage.jpg"
+    assert set(_paths(choice)) == {"/c/collage.jpg", "/c/small.jpg"}
+    assert chosen[0].savings == 400

@@ -203,3 +203,19 @@ def test_a_scan_of_a_relative_folder_reports_absolute_paths_and_can_be_trashed(
     assert all(os.path.isabs(m["path"]) for g in report["groups"] for m in g["members"])
     assert main([*data, "trash", "r.json", "--yes"]) == 0
     assert len(list(library.iterdir())) == 3
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="freedesktop trash")
+def test_a_file_the_report_marks_overlapping_is_never_trashed_from_it(
+    tmp_path: Path, library: Path, home: FreedesktopTrash, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = _scan(tmp_path, library)
+    data = json.loads(report.read_text())
+    for group in data["groups"]:
+        for member in group["members"]:
+            member["overlapping"] = member["path"] != group["keep"]
+    report.write_text(json.dumps(data))
+    before = sorted(p.name for p in library.iterdir())
+    capsys.readouterr()
+    assert main(["--data-dir", str(tmp_path / "data"), "trash", str(report), "--yes"]) == 0
+    assert sorted(p.name for p in library.iterdir()) == before

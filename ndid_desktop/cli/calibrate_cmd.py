@@ -73,7 +73,7 @@ def add_eval_parser(sub: Any) -> None:
         "--edits-per-photo",
         type=int,
         default=None,
-        help="random edits per photo (default: every edit)",
+        help="random edits per photo (default: every edit; ignored with --lifelike)",
     )
     make.add_argument(
         "--distractors",
@@ -82,6 +82,18 @@ def add_eval_parser(sub: Any) -> None:
         help="also add this many untouched photos from the other split",
     )
     make.add_argument("--seed", type=int, default=0)
+    make.add_argument(
+        "--tier",
+        choices=("easy", "medium", "hard"),
+        default=None,
+        help="only the edits of this tier (default: every edit; ignored with --lifelike)",
+    )
+    make.add_argument(
+        "--lifelike",
+        action="store_true",
+        help="write a library as a disk holds one: camera originals with EXIF and dates under "
+        "DCIM, with backups, messenger copies, exports, edits and screenshots of them",
+    )
     make.set_defaults(handler=run_make_dataset)
     score = esub.add_parser("score", help="scan a dataset and score the result")
     score.add_argument("dataset", type=Path)
@@ -99,10 +111,16 @@ def add_eval_parser(sub: Any) -> None:
 
 def run_make_dataset(args: argparse.Namespace) -> int:
     from ndid_desktop.engine.evaluation.dataset import TooFewPhotosError, make_eval_dataset
+    from ndid_desktop.engine.evaluation.lifelike import make_lifelike_dataset
 
     try:
-        made = make_eval_dataset(args.photos, args.out, args.split, args.max_photos,
-                                 args.edits_per_photo, args.distractors, args.seed)  # fmt: skip
+        if args.lifelike:
+            made = make_lifelike_dataset(args.photos, args.out, args.split, args.max_photos,
+                                         args.distractors, args.seed)  # fmt: skip
+        else:
+            made = make_eval_dataset(args.photos, args.out, args.split, args.max_photos,
+                                     args.edits_per_photo, args.distractors, args.seed,
+                                     args.tier)  # fmt: skip
     except TooFewPhotosError as exc:
         print(f"ndid: only {exc.found} photos; fewer distractors please", file=sys.stderr)
         return 2
@@ -204,7 +222,17 @@ def _calibrated(run: CalibrationRun) -> str:
         f"in the gate band) in {run.seconds:.0f} s; threshold "
         f"{c.threshold:.3f}, gate {c.gate[0]:.3f}..{c.gate[1]:.3f};"
         f" on its own pairs: precision {run.train_precision:.4f}, recall {run.train_recall:.4f}"
-        f"\nwrote {run.path}"
+        f"\nwrote {run.path}" + _direction_note(run)
+    )
+
+
+def _direction_note(run: CalibrationRun) -> str:
+    d = run.direction
+    if d is None:
+        return "\nthe keeper's direction model is unchanged: this model set measures no overlap"
+    return (
+        f"\nkeeper's direction model: fitted on {d.metrics['pairs']} (original, copy) pairs, "
+        f"{d.metrics['train_accuracy']:.1%} right on them\nwrote {run.direction_path}"
     )
 
 

@@ -66,12 +66,20 @@ def _json(report: EvaluationReport) -> dict[str, Any]:
             }
             for row in p.ablation
         ],
+        "direction": {
+            "accuracy": report.direction.overall,
+            "by_edit": {e: list(rt) for e, rt in report.direction.by_edit.items()},
+            "no_evidence": report.direction.ties,
+        },
         "not_measured": list(NOT_MEASURED),
         "why_not_measured": WHY_NOT_MEASURED,
         "scan": {
             "precision": g.precision,
             "recall": g.recall,
             "keeper_accuracy": g.keeper_accuracy,
+            "kept_instead_of_the_original": g.kept_instead,
+            "groups_without_their_original": g.without_original,
+            "groups_per_picture": g.groups_per_picture,
             "false_groups": g.false_groups,
             "by_tier": g.by_tier,
             "by_edit": {e.edit: [e.recalled, e.copies] for e in g.by_edit},
@@ -102,9 +110,37 @@ def _markdown(report: EvaluationReport, plots: list[Path]) -> str:
         lines.append(
             f"| {row.stage} | {row.recall:.3f} | {row.threshold:.3f} | {row.best_f1:.3f} |"
         )
-    lines += ["| ResNet-50 only, CLIP only | not measured: no pretrained weights offline | | |",
-              "", "Plots: " + ", ".join(plot.name for plot in plots)]  # fmt: skip
+    lines += ["| ResNet-50 only, CLIP only | not measured: no pretrained weights offline | | |", ""]
+    lines += _direction_table(report)
+    lines += ["", "Plots: " + ", ".join(plot.name for plot in plots)]
     return "\n".join(lines)
+
+
+def _direction_table(report: EvaluationReport) -> list[str]:
+    d = report.direction
+    lines = [
+        f"## Which file was made from which: {d.overall:.1%} of (original, copy) pairs right",
+        "",
+        "| edit | tier | direction right | pairs | no evidence either way | kept instead of the "
+        "original (groups) |",
+        "|---|---|---|---|---|---|",
+    ]
+    kept = report.groups.kept_instead
+    for edit, (right, total) in _by_tier(d.by_edit, d.tier_of):
+        lines.append(
+            f"| {edit} | {d.tier_of[edit]} | {right / total:.3f} | {total} "
+            f"| {d.ties.get(edit, 0)} | {kept.get(edit, 0)} |"
+        )
+    lines += ["", "Pairs with no evidence either way are byte-identical files with one date: "
+              "the scan keeps the one the identical-files rule names (EXIF, then the older, "
+              "then the shorter path)."]  # fmt: skip
+    return lines
+
+
+def _by_tier(
+    by_edit: dict[str, tuple[int, int]], tier_of: dict[str, str]
+) -> list[tuple[str, tuple[int, int]]]:
+    return sorted(by_edit.items(), key=lambda kv: (_TIER_ORDER.get(tier_of[kv[0]], 3), kv[0]))
 
 
 def _plots(report: EvaluationReport, out: Path) -> list[Path]:
@@ -156,6 +192,19 @@ def _plots(report: EvaluationReport, out: Path) -> list[Path]:
     ax.set(ylabel="recall (copy grouped with its original)", ylim=(0, 1.05), title="Recall by edit")
     ax.tick_params(axis="x", rotation=75, labelsize=8)
     paths.append(_save(fig, out / "recall_by_edit.png"))
+
+    fig, ax = plt.subplots(figsize=(9, 5))
+    d = report.direction
+    ranked = _by_tier(d.by_edit, d.tier_of)
+    ax.bar(
+        [e for e, _ in ranked],
+        [r / t for _, (r, t) in ranked],
+        color=[_TIER_COLOURS.get(d.tier_of[e], "tab:grey") for e, _ in ranked],
+    )
+    ax.set(ylabel="share of (original, copy) pairs", ylim=(0, 1.05),
+           title="Direction model: the original is said to have made the copy")  # fmt: skip
+    ax.tick_params(axis="x", rotation=75, labelsize=8)
+    paths.append(_save(fig, out / "direction_by_edit.png"))
     return paths
 
 

@@ -282,7 +282,8 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.json:
         from dataclasses import asdict
 
-        print(json.dumps(asdict(result), indent=2, ensure_ascii=True))
+        data = {**asdict(result), "original": result.original}
+        print(json.dumps(data, indent=2, ensure_ascii=True))
         return EXIT_OK
     print(_explain(result))
     return EXIT_OK
@@ -322,7 +323,11 @@ def _explain(c: object) -> str:
     for name, value in sorted(c.contributions.items(), key=lambda kv: -abs(kv[1])):
         lines.append(f"  {name:18s} {value:+.2f}")
     if c.edits:
-        lines.append("B looks like A " + ", ".join(c.edits))
+        lines.append("how B differs from A: " + ", ".join(c.edits))
+    if c.duplicate:
+        who = c.original or "neither (nothing tells them apart)"
+        p = c.a_is_original if c.original != "B" else 1.0 - c.a_is_original
+        lines.append(f"the original: {who} (probability {p:.2f}); {c.original_reason}")
     return "\n".join(lines)
 
 

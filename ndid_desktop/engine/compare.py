@@ -19,13 +19,15 @@ from ndid_desktop.engine.features.extract import Extracted, extract, prepare_onn
 from ndid_desktop.engine.features.model_sets import model_store, resolve
 from ndid_desktop.engine.features.model_store import ModelStore
 from ndid_desktop.engine.files.decode import DecodeError
+from ndid_desktop.engine.groups.derivation import Candidate, Geometry, load_direction_model
 from ndid_desktop.engine.groups.explain import describe_edit
 from ndid_desktop.engine.groups.identical import BYTES, PIXELS
+from ndid_desktop.engine.groups.keeper import keeper_reason
 from ndid_desktop.engine.match.decision import StagedDecision
 from ndid_desktop.engine.match.decisions import with_verification
 from ndid_desktop.engine.match.signals import measure
 from ndid_desktop.engine.match.verify import VERIFIERS, PairVerifier
-from ndid_desktop.engine.types import ImageInfo, PairSignals
+from ndid_desktop.engine.types import FileEntry, ImageInfo, PairSignals
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,17 @@ class Comparison:
     # How a scan decides it: "identical file"/"identical pixels" (never scored), or the staged
     # decision's stage ("cheap", "verified", "unverified", "user").
     stage: str = ""
+    # Which was made from which, by the keeper's direction model: P(A is the original of B),
+    # and the keeper rule's reason for the one it would keep.
+    a_is_original: float = 0.5
+    original_reason: str = ""
+
+    @property
+    def original(self) -> str:
+        """'A', 'B', or '' when nothing tells them apart."""
+        if self.a_is_original == 0.5:
+            return ""
+        return "A" if self.a_is_original > 0.5 else "B"
 
 
 def compare(
@@ -86,6 +99,7 @@ def compare(
     stage_model = decision.verified if decided.gated and decision.verified else decision.cheap
     identical = None if apart else _identical(a, b)
     probability = 1.0 if identical else decided.probability
+    a_first, why = _direction(path_a, path_b, a.info, b.info, signals, config)
     return Comparison(
         path_a=path_a,
         path_b=path_b,
@@ -102,7 +116,31 @@ def compare(
         model_set=models.name,
         warnings=resolved.warnings,
         stage=identical or decided.stage,
+        a_is_original=a_first,
+        original_reason=why,
     )
+
+
+def _direction(
+    path_a: str, path_b: str, info_a: ImageInfo, info_b: ImageInfo, signals: PairSignals,
+    config: ScanConfig,
+) -> tuple[float, str]:  # fmt: skip
+    """P(A made B) and the keeper rule's reason, as a scan's keeper rule would see the pair."""
+    model = load_direction_model(config.direction_path, config.calibration_dir)
+    a, b = Candidate(0, _entry(path_a), info_a), Candidate(1, _entry(path_b), info_b)
+    seen = Geometry.of(signals)
+
+    def geometry(i: int, j: int) -> Geometry | None:
+        return seen if (i, j) == (0, 1) or seen is None else seen.flipped()
+
+    p = model.probability(a, b, seen)
+    keeper = a if p >= 0.5 else b
+    return p, keeper_reason(keeper, [b if keeper is a else a], geometry, model)
+
+
+def _entry(path: str) -> FileEntry:
+    st = os.stat(path)
+    return FileEntry(path, os.path.dirname(path), False, st.st_size, st.st_mtime_ns)
 
 
 def _identical(a: Extracted, b: Extracted) -> str | None:

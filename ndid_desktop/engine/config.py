@@ -64,6 +64,7 @@ class ScanConfig:
     cache_path: Path | None = None  # None = no cache (in-memory only)
     calibration_path: Path | None = None  # None = the user's own, else the bundled one
     calibration_dir: Path | None = None  # where `ndid calibrate --auto` keeps the user's own
+    direction_path: Path | None = None  # the keeper's direction model; None = own, else bundled
     models_dir: Path | None = None  # the user's models folder (weights, exported ONNX files)
     bundled_models_dir: Path | None = None  # weights shipped next to a packaged app
     allow_download: bool = False  # fetch missing weights (only when the user asked to)

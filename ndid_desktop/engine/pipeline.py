@@ -29,9 +29,9 @@ from ndid_desktop.engine.features.model_sets import model_store, resolve
 from ndid_desktop.engine.files.discover import discover
 from ndid_desktop.engine.groups.assemble import report_groups
 from ndid_desktop.engine.groups.completion import complete_for_grouping
+from ndid_desktop.engine.groups.derivation import Candidate, DirectionModel, load_direction_model
 from ndid_desktop.engine.groups.grouping import build_groups
 from ndid_desktop.engine.groups.identical import Collapsed, collapse_identical, keep_apart
-from ndid_desktop.engine.groups.keeper import Candidate
 from ndid_desktop.engine.match.candidates import candidate_pairs
 from ndid_desktop.engine.match.cheap import CheapScores, cheap_scores
 from ndid_desktop.engine.match.decision import StagedDecision
@@ -83,6 +83,7 @@ def scan(
     decision = StagedDecision.of(
         resolved.calibration, config.threshold, config.gate_low, config.gate_high
     )
+    direction = load_direction_model(config.direction_path, config.calibration_dir)
     with timer.stage("discover"):
         found = discover(roots, config, progress, cancel)
     cancel.raise_if_cancelled()
@@ -102,7 +103,7 @@ def scan(
             features.entries, cache, verifier, gate, config.workers, executor, progress, cancel
         )
         run = _MatchRun(
-            features, config, decision, looker, progress, cancel, timer,
+            features, config, decision, direction, looker, progress, cancel, timer,
             Verdicts(config.verdicts_path),
         )  # fmt: skip
         report = run.report(found.skipped)
@@ -152,6 +153,7 @@ class _MatchRun:
     features: FeatureSet
     config: ScanConfig
     decision: StagedDecision
+    direction: DirectionModel
     look: Looker
     progress: ProgressCallback
     cancel: CancelToken
@@ -176,6 +178,7 @@ class _MatchRun:
                 decisions.probability,
                 decisions.threshold,
                 decisions.geometry,
+                self.direction,
             )
             groups = report_groups(raw, features, decisions, collapsed)
         skipped = tuple(discovery_skipped) + features.skipped

@@ -25,6 +25,7 @@ def _member(m: Member) -> dict[str, Any]:
         "size": m.size,
         "mtime_ns": m.mtime_ns,
         "fingerprint": m.fingerprint,
+        "overlapping": m.overlapping,
         "info": asdict(m.info),
         "signals": m.signals,
     }
@@ -88,6 +89,7 @@ def from_json(data: dict[str, Any]) -> ScanReport:
                     signals=m.get("signals", {}),
                     mtime_ns=m.get("mtime_ns", 0),
                     fingerprint=m.get("fingerprint", ""),
+                    overlapping=bool(m.get("overlapping", False)),
                 )
                 for m in g["members"]
             ),

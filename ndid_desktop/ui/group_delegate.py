@@ -25,6 +25,9 @@ def human_size(n: float) -> str:
     return f"{n:.1f} TB"
 
 
+OVERLAP = "#ef6c00"  # the colour of a file the keeper only overlaps
+
+
 class GroupDelegate(QStyledItemDelegate):
     def __init__(self, thumbnails: ThumbnailCache, view: QWidget) -> None:
         super().__init__()
@@ -89,7 +92,9 @@ class GroupDelegate(QStyledItemDelegate):
         from ndid_desktop.engine.types import Member
 
         assert isinstance(member, Member)
-        border = QColor("#2e7d32") if kept else QColor("#c62828")
+        # Green: kept; amber: overlaps the keeper (neither holds the other), so kept too; red: goes.
+        overlapping = member.overlapping and not kept
+        border = QColor("#2e7d32") if kept else QColor(OVERLAP if overlapping else "#c62828")
         painter.setPen(QPen(border, 3 if kept else 1))
         painter.drawRect(card.adjusted(1, 1, -1, -1))
         side = self.thumbnails.side
@@ -116,6 +121,11 @@ class GroupDelegate(QStyledItemDelegate):
             painter.fillRect(badge, QColor("#2e7d32"))
             painter.setPen(QColor("white"))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, self.tr("KEEP"))
+        elif overlapping:
+            badge = QRect(card.left() + 8, card.top() + 8, 80, 20)
+            painter.fillRect(badge, QColor(OVERLAP))
+            painter.setPen(QColor("white"))
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, self.tr("OVERLAPS"))
         elif member.reference:
             badge = QRect(card.left() + 8, card.top() + 8, 80, 20)
             painter.fillRect(badge, QColor("#1565c0"))
@@ -128,9 +138,7 @@ class GroupDelegate(QStyledItemDelegate):
             f"{info.width}×{info.height} · {info.format} · {human_size(member.size)}",
             date,
             os.path.basename(os.path.dirname(member.path)) + os.sep,
-            self.tr("original (suggested)")
-            if suggested
-            else self.tr("match {p:.0%}").format(p=member.probability),
+            self._status(member, suggested, overlapping),
         ]
         painter.setPen(QColor("#212121"))
         text = QRect(card.left() + 8, card.top() + side + 14, CARD_W - 16, CARD_H - side - 18)
@@ -138,3 +146,13 @@ class GroupDelegate(QStyledItemDelegate):
         for j, line in enumerate(lines):
             elided = metrics.elidedText(line, Qt.TextElideMode.ElideMiddle, text.width())
             painter.drawText(text.left(), text.top() + (j + 1) * metrics.height(), elided)
+
+    def _status(self, member: object, suggested: bool, overlapping: bool) -> str:
+        from ndid_desktop.engine.types import Member
+
+        assert isinstance(member, Member)
+        if suggested:
+            return self.tr("original (suggested)")
+        if overlapping:
+            return self.tr("overlapping, both kept")
+        return self.tr("match {p:.0%}").format(p=member.probability)

@@ -73,7 +73,8 @@ def _choice(number: int, group: Any, record: ScanRecord) -> GroupChoice:
         paths.append(path)
         flag = member.get("reference", False)
         recorded = record.find(path)
-        if flag is True:
+        # A file the keeper only overlaps (neither holds the other) is kept like a reference.
+        if flag is True or (member.get("overlapping") is True and path != keep):
             reference.add(path)
         elif recorded is not None and recorded.reference:
             raise PlanRejected(

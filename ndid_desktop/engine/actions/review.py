@@ -59,8 +59,19 @@ class GroupReview:
         # An excluded file is left out of the choice, as a report with that member deleted
         # would: the plan then neither moves it nor lists it as refused. The keeper always
         # stays in, or the plan could not tell which file must remain.
-        members = tuple(p for p in self.paths if p not in self.excluded or p == self.keep)
+        kept_out = self.kept_out
+        members = tuple(p for p in self.paths if p not in kept_out or p == self.keep)
         return GroupChoice(members, self.keep, self.protected)
+
+    @property
+    def kept_out(self) -> frozenset[str]:
+        """Members that stay whatever is trashed: the user's exclusions and, when the user
+        keeps a file the suggested keeper only overlaps, the suggested keeper too (it holds
+        picture the chosen one lacks)."""
+        chosen = next((m for m in self.members if m.path == self.keep), None)
+        if chosen is not None and chosen.overlapping:
+            return self.excluded | {self.group.keep}
+        return self.excluded
 
     def parts(self, moved: Collection[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The paths that stay in the group and those a split moves out, in member order."""
@@ -72,7 +83,7 @@ class GroupReview:
         return not (
             m.path == self.keep
             or m.reference
-            or m.path in self.excluded
+            or m.path in self.kept_out
             or m.path in self.protected
         )
 
@@ -92,8 +103,9 @@ class Review:
 
     @classmethod
     def from_groups(cls, groups: Iterable[Group]) -> Review:
-        """Every group selected, each keeping the scan's suggestion."""
-        return cls(tuple(GroupReview(g, g.keep) for g in groups))
+        """Every group selected, each keeping the scan's suggestion; files the keeper does
+        not hold (overlapping) start out kept out of the trash."""
+        return cls(tuple(GroupReview(g, g.keep, excluded=_overlapping(g)) for g in groups))
 
     @classmethod
     def from_choices(cls, choices: Iterable[GroupChoice]) -> Review:
@@ -205,6 +217,10 @@ class Review:
 
     def _with(self, index: int, group: GroupReview) -> Review:
         return Review((*self.groups[:index], group, *self.groups[index + 1 :]))
+
+
+def _overlapping(group: Group) -> frozenset[str]:
+    return frozenset(m.path for m in group.members if m.overlapping and m.path != group.keep)
 
 
 def _by_rule(group: GroupReview, rule: KeeperRule, folder: str) -> str:

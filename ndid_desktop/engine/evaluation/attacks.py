@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -334,10 +335,23 @@ def make_dataset(
             image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
         image.save(out / name, "JPEG", quality=92)
         rows.append(ManifestRow(name, f"distractor:{source.stem}", "distractor", "", ""))
+    _same_times(out, rows)
     (out / "manifest.json").write_text(
         json.dumps({"seed": seed, "files": [asdict(r) for r in rows]}, indent=1), encoding="utf-8"
     )
     return rows
+
+
+# Every generated file gets this one modification time. Written one after another, the copies
+# would otherwise be newer than their original by a few milliseconds to seconds: a cue no
+# real library gives so cleanly, which the direction model would learn instead of the
+# pictures' own evidence. File dates are fitted and measured on the lifelike library.
+GENERATED_MTIME = 1_600_000_000
+
+
+def _same_times(out: Path, rows: Sequence[ManifestRow]) -> None:
+    for row in rows:
+        os.utime(out / row.file, (GENERATED_MTIME, GENERATED_MTIME))
 
 
 def read_manifest(folder: Path) -> list[ManifestRow]:

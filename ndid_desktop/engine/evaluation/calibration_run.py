@@ -13,12 +13,15 @@ from ndid_desktop.engine.config import ScanConfig
 from ndid_desktop.engine.evaluation.attacks import make_dataset, read_manifest
 from ndid_desktop.engine.evaluation.calibrate import fit_calibration
 from ndid_desktop.engine.evaluation.dataset import TooFewPhotosError, distinct_sample, photos_in
+from ndid_desktop.engine.evaluation.direction_fit import direction_pairs, fit_direction
 from ndid_desktop.engine.evaluation.fitting_look import second_look_for_fitting
 from ndid_desktop.engine.evaluation.labelled import labelled_pairs
+from ndid_desktop.engine.evaluation.lifelike import make_lifelike_library
 from ndid_desktop.engine.extras import CALIBRATE, lacking
 from ndid_desktop.engine.features.cache import FeatureCache
 from ndid_desktop.engine.features.encoders import missing_libraries
 from ndid_desktop.engine.features.model_sets import model_set
+from ndid_desktop.engine.groups.derivation import DIRECTION_FILE, DirectionModel
 from ndid_desktop.engine.match.decision import Calibration
 from ndid_desktop.engine.progress import ProgressCallback, ProgressEvent, null_progress
 
@@ -92,6 +95,13 @@ class CalibrationRun:
     photos: int  # distinct photos it was fitted on
     seconds: float
     previous: Path | None  # where the calibration it replaced was kept, if there was one
+    # The keeper's direction model, fitted beside it (None: the set has no keypoint check to
+    # measure overlap with, and the model fitted with one is kept).
+    direction: DirectionModel | None = None
+
+    @property
+    def direction_path(self) -> Path:
+        return self.path.with_name(DIRECTION_FILE)
 
     @property
     def pairs(self) -> int:
@@ -131,12 +141,18 @@ def run_calibration(
         raise TooFewPhotosError(len(sources), MIN_PHOTOS)
     with tempfile.TemporaryDirectory(prefix="ndid-calibrate-") as tmp:
         started = time.perf_counter()
-        calibration = _fit_in(request.workdir or Path(tmp), sources, request, progress)
+        work = request.workdir or Path(tmp)
+        calibration = _fit_in(work, sources, request, progress)
+        direction = _fit_direction_in(work, sources, request, progress)
         # The user's own calibrations are kept, dated; a developer's --out is theirs to manage.
         previous = keep_previous(request.out) if request.auto else None
         calibration.save(request.out)
+        if direction is not None:
+            if request.auto:
+                keep_previous(request.out.with_name(DIRECTION_FILE))
+            direction.save(request.out.with_name(DIRECTION_FILE))
         seconds = time.perf_counter() - started
-    return CalibrationRun(calibration, request.out, len(sources), seconds, previous)
+    return CalibrationRun(calibration, request.out, len(sources), seconds, previous, direction)
 
 
 def _fit_in(
@@ -154,6 +170,26 @@ def _fit_in(
         second_look = second_look_for_fitting(data, config, cache, progress)
         signature = model_set(request.model_set).signature
         return fit_calibration(data, request.model_set, signature, request.source, second_look)
+
+
+def _fit_direction_in(
+    work: Path, sources: list[Path], request: CalibrationRequest, progress: ProgressCallback
+) -> DirectionModel | None:
+    """The direction model, on every (original, copy) pair of the edited dataset and of a
+    lifelike library made from the same photos (camera EXIF, file dates, app-made copies):
+    the edits teach what pixels and geometry say, the library what metadata says."""
+    if model_set(request.model_set).verifier is None:
+        return None
+    lifelike = work / "lifelike"
+    if not (lifelike / "manifest.json").exists():
+        make_lifelike_library(sources, lifelike, seed=request.seed)
+    config = ScanConfig(model_set=request.model_set, models_dir=request.models_dir)
+    pairs = []
+    with FeatureCache(work / "cache.sqlite") as cache:
+        for dataset in (work / "dataset", lifelike):
+            pairs += direction_pairs(dataset, read_manifest(dataset), config, cache, progress)
+    source = f"{request.source} (edited copies and a lifelike library of the same photos)"
+    return fit_direction(pairs, source)
 
 
 def keep_previous(path: Path) -> Path | None:

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ndid_desktop.engine.config import Root, ScanConfig
-from ndid_desktop.engine.evaluation.attacks import ManifestRow, make_dataset, split_of
+from ndid_desktop.engine.evaluation.attacks import EDITS, ManifestRow, make_dataset, split_of
 from ndid_desktop.engine.features.hashes import compute_hashes, hamming
 from ndid_desktop.engine.files.decode import DecodeError, decode
 from ndid_desktop.engine.files.discover import discover
@@ -78,13 +78,17 @@ def make_eval_dataset(
     edits_per_photo: int | None = None,
     distractors: int = 0,
     seed: int = 0,
+    tier: str | None = None,
 ) -> MadeDataset:
     """Originals, edited copies and ``distractors`` untouched photos under ``out``, with a
-    manifest. Raises TooFewPhotosError when the chosen photos leave none to edit."""
+    manifest; only the edits of ``tier`` when given (e.g. groups of easy edits alone, whose
+    keeper has no excuse). Raises TooFewPhotosError when the chosen photos leave none to
+    edit."""
     chosen = photos_in(photos, split, max_photos)
     sources, others = split_distractors(chosen, distractors)
+    edits = [e for e in EDITS if tier is None or e.tier == tier]
     rows = make_dataset(
-        sources, out, edits_per_photo=edits_per_photo, distractors=others, seed=seed
+        sources, out, edits, edits_per_photo=edits_per_photo, distractors=others, seed=seed
     )
     return MadeDataset(tuple(rows), len(sources), len(others))
 

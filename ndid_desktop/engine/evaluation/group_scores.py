@@ -39,6 +39,12 @@ class Score:
     false_groups: int  # predicted groups that join different pictures (distractors included)
     by_edit: tuple[EditScore, ...]
     by_tier: dict[str, tuple[int, int]] = field(default_factory=dict)  # tier -> (recalled, copies)
+    # The edit that made each file kept instead of its group's original ("" for a distractor);
+    # groups without their original are counted apart: no keeper of theirs can be right.
+    kept_instead: dict[str, int] = field(default_factory=dict)
+    without_original: int = 0
+    pictures_found: int = 0  # true pictures with at least one file in a predicted group
+    picture_groups: int = 0  # predicted groups those pictures' files are spread over
 
     @property
     def precision(self) -> float:
@@ -52,6 +58,11 @@ class Score:
     def f1(self) -> float:
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def groups_per_picture(self) -> float:
+        """Predicted groups per true picture found: 1.0 when no picture is split."""
+        return self.picture_groups / self.pictures_found if self.pictures_found else 1.0
 
     @property
     def keeper_accuracy(self) -> float:
@@ -75,13 +86,23 @@ def score_report(report: ScanReport, rows: Sequence[ManifestRow], root: str) -> 
         true_groups[row.group].append(path)
     true_pairs = set().union(*(_pairs(v) for v in true_groups.values())) if true_groups else set()
     predicted: set[tuple[str, str]] = set()
-    keeper_correct = false_groups = 0
-    for g in report.groups:
+    keeper_correct = false_groups = without_original = 0
+    kept_instead: dict[str, int] = defaultdict(int)
+    spread: dict[str, set[int]] = defaultdict(set)
+    for number, g in enumerate(report.groups):
         paths = [os.path.normpath(m.path) for m in g.members]
         predicted |= _pairs(paths)
         if len({label[p].group for p in paths}) > 1:
             false_groups += 1
-        keeper_correct += label[os.path.normpath(g.keep)].role == "original"
+        for p in paths:
+            if label[p].role != "distractor":
+                spread[label[p].group].add(number)
+        kept = label[os.path.normpath(g.keep)]
+        keeper_correct += kept.role == "original"
+        if not any(label[p].role == "original" for p in paths):
+            without_original += 1
+        elif kept.role != "original":
+            kept_instead[kept.edit] += 1
     by_edit = _by_edit(rows, root, predicted)
     tiers: dict[str, tuple[int, int]] = {}
     for e in by_edit:
@@ -96,6 +117,10 @@ def score_report(report: ScanReport, rows: Sequence[ManifestRow], root: str) -> 
         false_groups=false_groups,
         by_edit=by_edit,
         by_tier=tiers,
+        kept_instead=dict(sorted(kept_instead.items(), key=lambda kv: -kv[1])),
+        without_original=without_original,
+        pictures_found=len(spread),
+        picture_groups=sum(len(v) for v in spread.values()),
     )
 
 
@@ -127,6 +152,11 @@ def format_score(score: Score) -> str:
         f"{score.true_pairs} true",
         f"keeper accuracy {score.keeper_accuracy:.4f} ({score.keeper_correct}/{score.keeper_total})"
         f"; false groups {score.false_groups}",
+        f"groups per picture {score.groups_per_picture:.3f} ({score.picture_groups} groups for "
+        f"{score.pictures_found} pictures); groups without their original "
+        f"{score.without_original}",
+        "kept instead of the original: "
+        + (", ".join(f"{e or 'distractor'} {n}" for e, n in score.kept_instead.items()) or "none"),
         "",
         "| tier | recall | copies |",
         "|---|---|---|",

@@ -21,8 +21,8 @@ from ndid_desktop.engine.features.encoders import Encoder
 from ndid_desktop.engine.features.extract import FeatureSet, compute_features
 from ndid_desktop.engine.features.model_sets import model_set
 from ndid_desktop.engine.files.discover import discover
+from ndid_desktop.engine.groups.derivation import Candidate
 from ndid_desktop.engine.groups.identical import collapse_identical
-from ndid_desktop.engine.groups.keeper import Candidate
 from ndid_desktop.engine.match.candidates import candidate_pairs
 from ndid_desktop.engine.match.cheap import measure_pair
 from ndid_desktop.engine.match.verify import VERIFIERS

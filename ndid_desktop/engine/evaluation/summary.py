@@ -14,6 +14,11 @@ from numpy.typing import NDArray
 
 from ndid_desktop.engine.config import Root, ScanConfig
 from ndid_desktop.engine.evaluation.attacks import read_manifest
+from ndid_desktop.engine.evaluation.direction_fit import (
+    DirectionAccuracy,
+    direction_accuracy,
+    direction_pairs,
+)
 from ndid_desktop.engine.evaluation.fitting_look import second_look_for_fitting
 from ndid_desktop.engine.evaluation.group_scores import Score, score_report
 from ndid_desktop.engine.evaluation.labelled import labelled_pairs
@@ -26,6 +31,7 @@ from ndid_desktop.engine.evaluation.pair_metrics import (
 )
 from ndid_desktop.engine.features.cache import FeatureCache
 from ndid_desktop.engine.features.model_sets import model_set
+from ndid_desktop.engine.groups.derivation import load_direction_model
 from ndid_desktop.engine.match.decision import Calibration, load_calibration
 from ndid_desktop.engine.pipeline import scan
 from ndid_desktop.engine.progress import ProgressCallback, null_progress
@@ -135,6 +141,7 @@ class EvaluationReport:
     dataset: str  # the dataset folder's name
     groups: Score
     pairs: PairReport
+    direction: DirectionAccuracy  # the keeper's direction model on every (original, copy) pair
 
 
 def evaluate_dataset(
@@ -155,6 +162,10 @@ def evaluate_dataset(
         data = labelled_pairs(dataset, rows, config, cache)
         second_look = second_look_for_fitting(data, config, cache)
         staged = staged_probabilities(data.signals, calibration, second_look)
+        direction = direction_accuracy(
+            load_direction_model(config.direction_path),
+            direction_pairs(dataset, rows, config, cache),
+        )
     return EvaluationReport(
-        dataset.name, groups, summarise_pairs(data.signals, data.labels, staged, fast)
+        dataset.name, groups, summarise_pairs(data.signals, data.labels, staged, fast), direction
     )

@@ -29,7 +29,12 @@ def report_groups(
 
 
 def _member(
-    features: FeatureSet, i: int, probability: float, reason: str, signals: dict[str, object]
+    features: FeatureSet,
+    i: int,
+    probability: float,
+    reason: str,
+    signals: dict[str, object],
+    overlapping: bool = False,
 ) -> Member:
     entry = features.entries[i]
     return Member(
@@ -42,6 +47,7 @@ def _member(
         signals=signals,
         mtime_ns=entry.mtime_ns,
         fingerprint=features.fingerprints[i],
+        overlapping=overlapping,
     )
 
 
@@ -54,14 +60,27 @@ def _group(
     k = raw.keeper
     members = [_member(features, k, 1.0, raw.reason, {})]
     members += _copies(features, copies.get(k, []), k, 1.0)
+    via = dict(raw.joined)
     for m in raw.members:
-        pair = decisions.get(k, m)
-        signals = decisions.signals_from(k, m)
+        # A file that joined through another member is described against that member.
+        other = via.get(m, k)
+        pair = decisions.get(other, m)
+        signals = decisions.signals_from(other, m)
         assert pair is not None and signals is not None  # grouping only joins decided pairs
         p = pair.decision.probability
-        reason = pair_reason(signals, p, features.infos[k], features.infos[m], pair.decision.gated)
+        overlapping = m in raw.overlapping
+        reason = pair_reason(
+            signals, p, features.infos[other], features.infos[m], pair.decision.gated
+        )
+        if other != k:
+            name = os.path.basename(features.entries[other].path)
+            reason = reason.replace("same picture (", f"same picture as {name} (", 1)
+        if overlapping:
+            reason += "; overlapping: the keeper does not hold all of it, so both are kept"
         evidence = {**signals.as_dict(), "gated": pair.decision.gated, "stage": pair.decision.stage}
-        members.append(_member(features, m, p, reason, evidence))
+        if other != k:  # the probability and signals are against that member, not the keeper
+            evidence["through"] = features.entries[other].path
+        members.append(_member(features, m, p, reason, evidence, overlapping))
         members += _copies(features, copies.get(m, []), m, p)
     # A second reference file is never a duplicate to clean (see grouping).
     kept = [members[0], *(x for x in members[1:] if not x.reference)]

@@ -5,8 +5,14 @@ from __future__ import annotations
 import math
 
 from ndid_desktop.engine.features.hashes import ORIENTATIONS
-from ndid_desktop.engine.groups.keeper import CROP_COVERAGE
+from ndid_desktop.engine.groups.derivation import COLOUR, GREY
 from ndid_desktop.engine.types import ImageInfo, PairSignals
+
+# A copy that covers less than this share of the original is described as a crop of it.
+CROP_COVERAGE = 0.92
+# Texture outside the shared part below this (relative to inside) is a flat surround
+# (verify.py's measurements: borders, paper, rotation corners 0.0-0.09; app windows to 0.49).
+FLAT = 0.5
 
 
 def describe_edit(signals: PairSignals, original: ImageInfo, copy: ImageInfo) -> list[str]:
@@ -16,13 +22,17 @@ def describe_edit(signals: PairSignals, original: ImageInfo, copy: ImageInfo) ->
         notes.append(ORIENTATIONS[signals.orientation][0])
     if signals.coverage_ab is not None and signals.coverage_ab < CROP_COVERAGE:
         notes.append(f"cropped to about {signals.coverage_ab:.0%} of the picture")
-    framed = (
+    wider = (
         signals.coverage_ba is not None
         and signals.coverage_ba < CROP_COVERAGE
         and (signals.coverage_ab or 0.0) >= 0.95
     )
+    # What the copy adds around the picture: flat (a border, page, window) or more picture.
+    framed = wider and (signals.detail_ba if signals.detail_ba is not None else 0.0) < FLAT
     if framed:
         notes.append("shown inside a border, page or window")
+    elif wider:
+        notes.append(f"shows more of the picture (the other is about {signals.coverage_ba:.0%})")
     # Compare the parts both files show: a crop is no downscale and a border no enlargement.
     shown = original.pixels * (signals.coverage_ab or 1.0)
     content = copy.pixels * (signals.coverage_ba or 1.0)
@@ -35,6 +45,8 @@ def describe_edit(signals: PairSignals, original: ImageInfo, copy: ImageInfo) ->
         and (signals.coverage_ab is None or signals.coverage_ab >= CROP_COVERAGE)
     ):
         notes.append("aspect ratio changed")
+    if (original.chroma or 0.0) > COLOUR and copy.chroma is not None and copy.chroma < GREY:
+        notes.append("greyscale")
     if copy.format != original.format:
         notes.append(f"converted {original.format} to {copy.format}")
     elif (

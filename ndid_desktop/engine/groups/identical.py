@@ -2,8 +2,9 @@
 files (same content fingerprint) or pixel-identical ones (same decoded pixels, e.g. a copy with
 its EXIF stripped). Only the representative is paired and scored; the others join its group.
 
-The representative is the file the keeper rule would keep among them (a reference file first,
-then the oldest, ...): identical files tie on everything the picture itself says."""
+The representative is the likeliest original among them: identical files tie on everything the
+picture says, so a reference file first, then one that kept its EXIF (a pixel-identical copy
+usually lost it), then the oldest, then the shortest path (a backup sits deeper)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ndid_desktop.engine.groups.keeper import Candidate, static_key
+from ndid_desktop.engine.groups.derivation import Candidate
 
 BYTES, PIXELS = "identical file", "identical pixels"
 
@@ -46,7 +47,7 @@ def collapse_identical(
     sets = _identical_sets(len(candidates), (fingerprints, pixel_digests))
     copies: list[IdenticalCopy] = []
     for members in sets:
-        keep = min(members, key=lambda i: static_key(candidates[i]))
+        keep = min(members, key=lambda i: first_of_identical(candidates[i]))
         for i in members:
             if i != keep:
                 same_bytes = bool(fingerprints[i]) and fingerprints[i] == fingerprints[keep]
@@ -54,6 +55,16 @@ def collapse_identical(
     copied = {c.index for c in copies}
     reps = np.array([i for i in range(len(candidates)) if i not in copied], dtype=np.int64)
     return Collapsed(reps, tuple(sorted(copies, key=lambda c: c.index)))
+
+
+def first_of_identical(c: Candidate) -> tuple[object, ...]:
+    return (
+        not c.entry.reference,
+        not c.info.has_exif,
+        c.entry.mtime_ns,
+        len(c.entry.path),
+        c.entry.path,
+    )
 
 
 def _identical_sets(n: int, keyings: Sequence[Sequence[str]]) -> list[list[int]]:

@@ -1,9 +1,13 @@
-"""Stage 7: which file of a group is the original, and why, in one sentence.
+"""Stage 7: which file of a group is the original, which files it holds, and why.
 
-The order, strongest first: a file in a reference folder; the file that contains the others (a
-crop covers only part of its original); the higher resolution; the less compressed (JPEG
-quality, then bytes per pixel); the one with camera EXIF; the older file; then the path, so
-ties always break the same way.
+The keeper is the file that best explains all the others: for every ordered pair the direction
+model (derivation.py) gives P(i made j), and the keeper maximises sum_j log P(i made j) — the
+likeliest root of the group's tournament. A file in a reference folder is always the keeper.
+
+A file is proposed for the trash only when the keeper holds it: all of its picture (whatever it
+shows beyond the keeper is flat — a border, an app window, paper) at comparable or better
+resolution. Otherwise (a collage that contains the photo, a sharper crop of a smaller full
+view, another cut of one wallpaper) it is "overlapping": kept too.
 """
 
 from __future__ import annotations
@@ -12,170 +16,159 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ndid_desktop.engine.types import FileEntry, ImageInfo, PairSignals
+from ndid_desktop.engine.groups.derivation import Candidate, DirectionModel, Geometry, GeometryFn
 
-# b is a crop of a when b spans less than this share of a, a spans nearly all of b, and the part
-# of a outside b is real picture (keypoints about as dense as elsewhere), not a flat frame.
-# b is a framed copy of a (border, screenshot, scanned page) in the mirror case, when the part of
-# b outside a is flat. Measured on the dev photos (texture outside / inside, verify.py): borders,
-# paper margins and rotation corners 0.0-0.09, app windows 0.07-0.49, the photo around a crop
-# 0.3-1.4 but the dark sky around a crop of an astronomy photo 0.0-0.11. So only clear cases
-# decide; between the two thresholds the rest of the keeper rule does.
-CROP_COVERAGE = 0.92
-FULL_COVERAGE = 0.95
-MIN_DETAIL = 0.3
-FLAT_DETAIL = 0.15
-LOSSLESS = frozenset({"PNG", "TIFF", "BMP", "RAW"})
+# The keeper holds a file when it spends at least this share of the file's pixels on the
+# content they share (a copy upscaled by up to ~1.4x in each direction is still held), and
+# the file's real picture outside the keeper is at most this share of it.
+COMPARABLE_RESOLUTION = 0.5
+PICTURE_OUTSIDE = 0.1
+# A feature speaks in the reason when its part of the keeper's score is at least this.
+SPEAKS = 0.25
+# ... and a pair counts as one of its instances ("3 other files are crops of it") from this.
+COUNTS = 0.1
+MAX_CLAUSES = 3
 
 
 @dataclass(frozen=True)
-class Candidate:
-    index: int
-    entry: FileEntry
-    info: ImageInfo
+class KeeperChoice:
+    keeper: Candidate
+    reason: str
+    overlapping: frozenset[int]  # members the keeper does not hold: kept too
 
 
-@dataclass(frozen=True)
-class Geometry:
-    """How pictures a and b overlap, seen from a (from the verifier's homography)."""
-
-    a_covered: float  # share of a that b covers
-    b_covered: float  # share of b that a covers
-    a_detail_outside: float  # keypoint density of a outside b, relative to a's average
-    b_detail_outside: float
-
-    @staticmethod
-    def of(s: PairSignals) -> Geometry | None:
-        if s.coverage_ab is None or s.coverage_ba is None:
-            return None
-        return Geometry(
-            s.coverage_ab,
-            s.coverage_ba,
-            1.0 if s.detail_ab is None else s.detail_ab,
-            1.0 if s.detail_ba is None else s.detail_ba,
-        )
-
-    def derivation(self) -> str | None:
-        """'crop' or 'frame' when b was made from a by cropping it or by framing it (border,
-        letterbox, screenshot, paper); None when neither holds."""
-        if (
-            self.a_covered < CROP_COVERAGE
-            and self.b_covered >= FULL_COVERAGE
-            and self.a_detail_outside >= MIN_DETAIL
-        ):
-            return "crop"
-        if (
-            self.b_covered < CROP_COVERAGE
-            and self.a_covered >= FULL_COVERAGE
-            and self.b_detail_outside < FLAT_DETAIL
-        ):
-            return "frame"
-        return None
+def choose_keeper(
+    members: Sequence[Candidate], geometry: GeometryFn, model: DirectionModel
+) -> Candidate:
+    """The original of ``members``."""
+    references = [c for c in members if c.entry.reference]
+    if references:
+        return min(references, key=lambda c: c.entry.path)
+    scores = {c.index: root_score(c, members, geometry, model) for c in members}
+    return min(members, key=lambda c: (-round(scores[c.index], 9), c.entry.path))
 
 
-# geometry(i, j): how candidates i and j overlap seen from i, or None when it cannot be measured
-GeometryFn = Callable[[int, int], Geometry | None]
-
-
-def _quality(c: Candidate) -> float:
-    if c.info.format in LOSSLESS:
-        return 100.0
-    if c.info.jpeg_quality is not None:
-        return float(c.info.jpeg_quality)
-    return 90.0  # WebP/HEIC: no comparable quality scale; treat as a good JPEG
-
-
-def _quality_class(c: Candidate) -> int:
-    # Above JPEG quality 90 the eye sees no difference, and a PNG made from a JPEG is no better
-    # than it: such files tie here, and the camera EXIF and the older date decide instead.
-    return int(min(_quality(c), 90.0) // 10)
-
-
-# Aspect ratios cameras and phones write (either way up). A picture far from all of them was
-# usually cropped or stretched, so at otherwise equal standing it is not the original.
-CAMERA_ASPECTS = (1.0, 5 / 4, 4 / 3, 3 / 2, 16 / 9)
-
-
-def aspect_oddness(info: ImageInfo) -> int:
-    """0 for a camera aspect ratio, growing in steps of ~5% away from the nearest one."""
-    ratio = max(info.aspect, 1 / info.aspect) if info.aspect > 0 else 1.0
-    distance = min(abs(math.log(ratio / a)) for a in CAMERA_ASPECTS)
-    return 0 if distance < 0.03 else int(distance / 0.05) + 1
-
-
-def static_key(c: Candidate) -> tuple[object, ...]:
-    return (
-        not c.entry.reference,
-        aspect_oddness(c.info),
-        -c.info.pixels,
-        -_quality_class(c),
-        c.info.camera is None,
-        c.entry.mtime_ns,
-        -c.entry.size,
-        len(c.entry.path),
-        c.entry.path,
+def root_score(
+    c: Candidate, members: Sequence[Candidate], geometry: GeometryFn, model: DirectionModel
+) -> float:
+    """log P(c made every other member), the pairs taken as independent."""
+    return sum(
+        _log_sigmoid(model.logit(c, o, geometry(c.index, o.index)))
+        for o in members
+        if o.index != c.index
     )
 
 
-def choose_keeper(members: Sequence[Candidate], geometry: GeometryFn) -> tuple[Candidate, str]:
-    """The original of ``members`` and the reason, as a sentence for the report."""
-    ranked = sorted(members, key=static_key)
-    keeper = ranked[0]
-    if not keeper.entry.reference:
-        keeper = _walk_to_source(keeper, ranked, geometry)
-    return keeper, keeper_reason(keeper, ranked, geometry)
+def _log_sigmoid(z: float) -> float:
+    return -math.log1p(math.exp(-z)) if z > -30 else z
 
 
-def _derivation(geometry: GeometryFn, source: Candidate, copy: Candidate) -> str | None:
-    g = geometry(source.index, copy.index)
-    return g.derivation() if g is not None else None
+def holds(keeper: Candidate, other: Candidate, g: Geometry | None) -> bool:
+    """Whether ``keeper`` has all of ``other``'s picture at comparable or better resolution
+    (``g`` seen from the keeper). Unmeasured overlap (no keypoint check): the cheap stage only
+    accepts such pairs as near-identical pictures, so the pixel counts decide."""
+    if g is None:
+        return keeper.info.pixels >= COMPARABLE_RESOLUTION * other.info.pixels
+    picture_outside = (1.0 - g.b_covered) * min(g.b_detail_outside, 1.0)
+    if picture_outside > PICTURE_OUTSIDE:
+        return False
+    kept = keeper.info.pixels * g.a_covered
+    return kept >= COMPARABLE_RESOLUTION * other.info.pixels * g.b_covered
 
 
-def _walk_to_source(
-    keeper: Candidate, ranked: Sequence[Candidate], geometry: GeometryFn
-) -> Candidate:
-    # Move to a member that keeper was cropped or framed from, while there is one; bounded,
-    # since a cycle would need two files each cropped from the other.
-    for _ in range(len(ranked)):
-        source = next(
-            (o for o in ranked if o is not keeper and _derivation(geometry, o, keeper)), None
-        )
-        if source is None:
-            return keeper
-        keeper = source
-    return keeper
+def decide_keeper(
+    members: Sequence[Candidate], geometry: GeometryFn, model: DirectionModel
+) -> KeeperChoice:
+    keeper = choose_keeper(members, geometry, model)
+    return keeper_choice(keeper, members, geometry, model)
 
 
-def keeper_reason(keeper: Candidate, group: Sequence[Candidate], geometry: GeometryFn) -> str:
-    """Why ``keeper`` is kept over the other files of ``group``: the files the group has in
-    the end, so that every count in the sentence is a count of its members."""
-    ranked = sorted(group, key=static_key)
-    others = [c for c in ranked if c.index != keeper.index]
+def keeper_choice(
+    keeper: Candidate, group: Sequence[Candidate], geometry: GeometryFn, model: DirectionModel
+) -> KeeperChoice:
+    """What keeping ``keeper`` means for ``group`` (the members it ends with)."""
+    others = [c for c in group if c.index != keeper.index]
+    overlapping = frozenset(
+        c.index
+        for c in others
+        if not c.entry.reference and not holds(keeper, c, geometry(keeper.index, c.index))
+    )
+    reason = keeper_reason(keeper, others, geometry, model, len(overlapping))
+    return KeeperChoice(keeper, reason, overlapping)
+
+
+def keeper_reason(
+    keeper: Candidate,
+    others: Sequence[Candidate],
+    geometry: GeometryFn,
+    model: DirectionModel,
+    overlapping: int = 0,
+) -> str:
+    """Why ``keeper`` is kept over ``others``, in the words of the signals that decided it."""
     if keeper.entry.reference:
         return "kept: it is in a reference folder, which is never cleaned"
-    derived = [_derivation(geometry, keeper, c) for c in others]
-    crops, frames = derived.count("crop"), derived.count("frame")
-    if crops or frames:
-        parts = []
-        if crops:
-            parts.append(f"{crops} other file{'s are crops' if crops > 1 else ' is a crop'} of it")
-        if frames:
-            parts.append(
-                f"{frames} other file{'s show' if frames > 1 else ' shows'} it inside a border, "
-                "screen or page"
-            )
-        return "kept: the uncropped original; " + " and ".join(parts)
-    if any(aspect_oddness(keeper.info) < aspect_oddness(c.info) for c in others):
-        return "kept: a camera's aspect ratio; the others look cropped or stretched"
-    if all(keeper.info.pixels > c.info.pixels for c in others):
-        return f"kept: the highest resolution ({keeper.info.width}x{keeper.info.height})"
-    same_res = [c for c in others if c.info.pixels == keeper.info.pixels]
-    if same_res and all(_quality_class(keeper) > _quality_class(c) for c in same_res):
-        if keeper.info.format in LOSSLESS:
-            return f"kept: same resolution, lossless {keeper.info.format}"
-        return f"kept: same resolution, least compressed (JPEG quality {keeper.info.jpeg_quality})"
-    if keeper.info.camera and any(c.info.camera is None for c in same_res):
-        return f"kept: same picture and size, and it has the camera's EXIF ({keeper.info.camera})"
-    if same_res and all(keeper.entry.mtime_ns < c.entry.mtime_ns for c in same_res):
-        return "kept: same resolution and quality; the oldest file, so likely the first copy"
-    return "kept: equal in resolution, quality and date; the largest file (ties broken by path)"
+    parts = {name: 0.0 for name in model.features}
+    agree = {name: 0 for name in model.features}
+    for o in others:
+        for name, value in model.contributions(keeper, o, geometry(keeper.index, o.index)).items():
+            parts[name] += value
+            agree[name] += value >= COUNTS
+    speaking = sorted((n for n in parts if parts[n] >= SPEAKS), key=lambda n: -parts[n])
+    clauses = [_clause(n, keeper, others, agree[n]) for n in speaking[:MAX_CLAUSES]]
+    text = "; ".join(clauses) if clauses else TIE
+    if overlapping:
+        text += (
+            f"; {_files(overlapping)} overlapping it (neither holds all of the other) "
+            f"{'are' if overlapping > 1 else 'is'} kept too"
+        )
+    return "kept: " + text
+
+
+TIE = "the files tie on every sign of which came first (ties broken by path)"
+
+
+def _files(n: int, word: str = "other file") -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _be(n: int) -> str:
+    return "are" if n != 1 else "is"
+
+
+def _clause(name: str, k: Candidate, others: Sequence[Candidate], n: int) -> str:
+    info = k.info
+    every = n == len(others)
+    phrases: dict[str, Callable[[], str]] = {
+        "shared_pixels": lambda: (
+            f"it has the most pixels of the picture ({info.width}x{info.height})"
+            if every
+            else f"it has more pixels of the picture than {_files(n)} ({info.width}x{info.height})"
+        ),
+        "crop": lambda: f"{_files(n)} {_be(n)} {'crops' if n != 1 else 'a crop'} of it",
+        "frame": lambda: (
+            f"{_files(n)} {'show' if n != 1 else 'shows'} it inside a border, screen or page"
+        ),
+        "jpeg_quality": lambda: f"it is less compressed (JPEG quality {info.jpeg_quality})",
+        "lossless": lambda: f"it is a lossless {info.format} that never was a JPEG",
+        "converted": lambda: (
+            f"{_files(n)} {_be(n)} "
+            f"{'lossless conversions' if n != 1 else 'a lossless conversion'} of a compressed "
+            "file (JPEG blocks in its pixels)"
+        ),
+        "reencoded": lambda: (
+            f"{_files(n)} {_be(n)} re-encoded by an app (WebP, GIF, or a HEIF "
+            "without the camera's EXIF)"
+        ),
+        "colour": lambda: f"it is in colour; {_files(n)} {_be(n)} greyscale",
+        "camera": lambda: f"it has the camera's EXIF ({info.camera})",
+        "taken_at": lambda: f"it keeps its EXIF date ({info.taken_at})",
+        "editor": lambda: f"{_files(n)} {'were' if n != 1 else 'was'} saved by an editing app",
+        "exif": lambda: f"its EXIF is intact; {_files(n)} lost {'theirs' if n != 1 else 'its'}",
+        "older": lambda: "it is the oldest file" if every else f"it is older than {_files(n)}",
+        "aspect": lambda: f"it has a camera's aspect ratio; {_files(n)} look cropped or stretched",
+        "tool_turned": lambda: (
+            f"{_files(n)} {'were' if n != 1 else 'was'} turned by a tool (EXIF orientation)"
+        ),
+        "camera_turned": lambda: "it is stored as the camera wrote it (EXIF orientation)",
+    }
+    return phrases[name]()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from ndid_desktop.engine.groups.keeper import Geometry
+from ndid_desktop.engine.groups.derivation import Geometry
 from ndid_desktop.engine.match.cheap import CANCEL_EVERY, CheapScores
 from ndid_desktop.engine.match.decision import Decision, StagedDecision
 from ndid_desktop.engine.match.signals import reversed_signals
