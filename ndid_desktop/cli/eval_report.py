@@ -196,13 +196,15 @@ def _plots(report: EvaluationReport, out: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(9, 5))
     d = report.direction
     ranked = _by_tier(d.by_edit, d.tier_of)
-    ax.bar(
-        [e for e, _ in ranked],
-        [r / t for _, (r, t) in ranked],
-        color=[_TIER_COLOURS.get(d.tier_of[e], "tab:grey") for e, _ in ranked],
-    )
+    names, right = [e for e, _ in ranked], [r / t for _, (r, t) in ranked]
+    ax.bar(names, right, color=[_TIER_COLOURS.get(d.tier_of[e], "tab:grey") for e in names])
+    ties = [d.ties.get(e, 0) / t for e, (_, t) in ranked]
+    ax.bar(names, ties, bottom=right, color="lightgrey", hatch="//",
+           label="no evidence either way (identical files, one date)")  # fmt: skip
     ax.set(ylabel="share of (original, copy) pairs", ylim=(0, 1.05),
            title="Direction model: the original is said to have made the copy")  # fmt: skip
+    if any(ties):
+        ax.legend(fontsize=8, loc="lower left")
     ax.tick_params(axis="x", rotation=75, labelsize=8)
     paths.append(_save(fig, out / "direction_by_edit.png"))
     return paths

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ndid_desktop.engine.match.decision import CalibrationError
+from ndid_desktop.engine.match.decision import CalibrationError, save_json
 from ndid_desktop.engine.types import FileEntry, ImageInfo, PairSignals
 
 DIRECTION_FORMAT = 1
@@ -244,10 +244,7 @@ class DirectionModel:
         }
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        save_json(self.to_json(), path)
 
     @staticmethod
     def from_json(data: dict[str, Any], origin: str) -> DirectionModel:

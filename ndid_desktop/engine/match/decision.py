@@ -102,10 +102,7 @@ class Calibration:
         }
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        save_json(self.to_json(), path)
 
     @staticmethod
     def from_json(data: dict[str, Any], origin: str) -> Calibration:
@@ -130,6 +127,14 @@ class Calibration:
             if isinstance(exc, CalibrationError):
                 raise
             raise CalibrationError(f"{origin}: malformed calibration ({exc})") from exc
+
+
+def save_json(data: dict[str, Any], path: Path) -> None:
+    """A model file, written whole or not at all (a crash leaves the previous one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
 
 
 def bundled_calibration_name(model_set: str) -> str:
