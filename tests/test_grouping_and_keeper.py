@@ -10,6 +10,7 @@ import pytest
 from ndid_desktop.engine.groups.derivation import (
     Candidate,
     DirectionModel,
+    NOT_FOUND,
     Geometry,
     load_direction_model,
 )
@@ -144,6 +145,7 @@ def test_reference_file_is_always_the_keeper() -> None:
         (cand(0, width=1000), cand(1, width=4000), CROP, False),
         (cand(0, width=1000), cand(1, width=4000), None, False),  # unmeasured: pixels decide
         (cand(0), cand(1, width=3000), None, True),
+        (cand(0), cand(1, width=3000), NOT_FOUND, False),  # checked: no geometry found
     ],
 )
 def test_the_keeper_holds_a_file_only_with_all_its_picture(

@@ -58,9 +58,12 @@ class Geometry:
 
     @staticmethod
     def of(s: PairSignals) -> Geometry | None:
-        """None when the keypoint check did not run or found no geometry to measure."""
-        if s.coverage_ab is None or s.coverage_ba is None or not s.inliers:
+        """None when the keypoint check did not run; no overlap either way when it ran and
+        found no geometry (it could not confirm that either file holds the other)."""
+        if s.coverage_ab is None or s.coverage_ba is None:
             return None
+        if not s.inliers:
+            return NOT_FOUND
         return Geometry(
             s.coverage_ab,
             s.coverage_ba,
@@ -82,6 +85,7 @@ class Geometry:
         return (1.0 - self.b_covered) * max(0.0, 1.0 - self.b_detail_outside)
 
 
+NOT_FOUND = Geometry(0.0, 0.0, 1.0, 1.0)  # checked: no geometry found between the two
 # geometry(i, j): how candidates i and j overlap seen from i, or None when it was not measured
 GeometryFn = Callable[[int, int], Geometry | None]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from ndid_desktop.engine.features.hashes import ORIENTATIONS
 from ndid_desktop.engine.groups.derivation import COLOUR, GREY
@@ -18,6 +19,9 @@ FLAT = 0.5
 def describe_edit(signals: PairSignals, original: ImageInfo, copy: ImageInfo) -> list[str]:
     """What seems to have been done to ``copy``, from the signals (best effort, not certainty)."""
     notes: list[str] = []
+    if not signals.inliers and signals.coverage_ab is not None:
+        # The keypoint check ran and found no geometry: its zero coverage is no crop.
+        signals = replace(signals, coverage_ab=None, coverage_ba=None)
     if signals.orientation:
         notes.append(ORIENTATIONS[signals.orientation][0])
     if signals.coverage_ab is not None and signals.coverage_ab < CROP_COVERAGE:

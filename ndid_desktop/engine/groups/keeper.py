@@ -66,9 +66,12 @@ def _log_sigmoid(z: float) -> float:
 def holds(keeper: Candidate, other: Candidate, g: Geometry | None) -> bool:
     """Whether ``keeper`` has all of ``other``'s picture at comparable or better resolution
     (``g`` seen from the keeper). Unmeasured overlap (no keypoint check): the cheap stage only
-    accepts such pairs as near-identical pictures, so the pixel counts decide."""
+    accepts such pairs as near-identical pictures, so the pixel counts decide. A check that ran
+    and found no geometry holds nothing."""
     if g is None:
         return keeper.info.pixels >= COMPARABLE_RESOLUTION * other.info.pixels
+    if g.b_covered <= 0.0:
+        return False  # checked, and nothing of it was found in the keeper
     picture_outside = (1.0 - g.b_covered) * min(g.b_detail_outside, 1.0)
     if picture_outside > PICTURE_OUTSIDE:
         return False
