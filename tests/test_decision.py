@@ -26,7 +26,9 @@ def test_probability_rises_as_the_signals_agree() -> None:
     cheap = load_calibration("standard", LITE0.cache_key).cheap
     near = cheap.probability(_signals(0, 0.99))
     far = cheap.probability(_signals(32, 0.3))
-    assert near > 0.99 and far < 0.01
+    # The cheap stage only accepts outright; every pair below that gets the keypoint check,
+    # so an unrelated pair need not score near 0 here.
+    assert near > 0.99 and far < 0.05 and near > far
 
 
 def test_calibration_for_another_model_set_is_refused(tmp_path: Path) -> None:

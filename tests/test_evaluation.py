@@ -163,8 +163,9 @@ class _Look:
         out = []
         for i in indices:
             same = bool(self.data.labels[i])
-            s = replace(self.data.signals[i], inliers=60 if same else 3, coverage_ab=0.9 if same
-                        else 0.1, coverage_ba=0.9 if same else 0.1)  # fmt: skip
+            s = replace(self.data.signals[i], inliers=60 if same else 3,
+                        inlier_ratio=0.95 if same else 0.2, coverage_ab=0.9 if same else 0.1,
+                        coverage_ba=0.9 if same else 0.1)  # fmt: skip
             out.append(
                 replace(s, gate_cosine=0.95 if same else 0.7) if self.look.gate_cosine else s
             )
@@ -176,11 +177,15 @@ def test_fitting_looks_again_only_at_band_pairs_and_reads_the_gate_cosine_when_m
     for gate_cosine in (False, True):
         look = _Look(data, gate_cosine)
         fitted = fit_calibration(data, "standard", "lite0", "test", look.look)
-        assert len(look.asked) == 1  # one batch: the band, nothing outside it
+        # The band, then (when the final threshold is above it) the pairs up to the threshold:
+        # nothing outside the band it ends with.
+        assert 1 <= len(look.asked) <= 2
         low, high = fitted.gate
         cheap = np.array([fitted.cheap.probability(s) for s in data.signals])
         band = np.nonzero((cheap >= low) & (cheap < high))[0].tolist()
-        assert look.asked[0] == band and fitted.metrics["gated"] == len(band) > 0
+        asked = sorted(i for batch in look.asked for i in batch)
+        assert asked == band and fitted.metrics["gated"] == len(band) > 0
+        assert fitted.threshold <= high
         assert fitted.verified is not None
         assert ("gate_cosine_gap" in fitted.verified.features) == gate_cosine
         assert fitted.metrics["train_precision"] >= 0.99
@@ -300,8 +305,8 @@ def test_eval_commands_make_score_and_report_a_dataset(
     assert out.startswith("# Evaluation of ds\n") and f"| {STAGED} | " in out
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert list(report) == ["pairs", "positives", "gated_share", "brier_cheap", "brier_final",
-                            "reliability_final", "ablation", "direction", "not_measured",
-                            "why_not_measured", "scan"]  # fmt: skip
+                            "reliability_final", "ablation", "direction", "candidate_sources",
+                            "not_measured", "why_not_measured", "scan"]  # fmt: skip
     assert 0.0 <= report["direction"]["accuracy"] <= 1.0 and report["direction"]["by_edit"]
     assert (
         "groups_per_picture" in report["scan"] and "kept_instead_of_the_original" in report["scan"]
@@ -311,3 +316,15 @@ def test_eval_commands_make_score_and_report_a_dataset(
     pngs = {p.name for p in (tmp_path / "r").glob("*.png")}
     assert pngs == {"precision_recall.png", "f1_threshold.png", "reliability.png",
                     "recall_by_edit.png", "direction_by_edit.png"}  # fmt: skip
+
+
+def test_the_band_has_no_low_edge_unless_a_gate_encoder_must_be_paid_for() -> None:
+    from ndid_desktop.engine.evaluation.calibrate import choose_gate
+
+    rng = np.random.default_rng(3)
+    labels = rng.uniform(size=500) < 0.4
+    cheap = np.where(labels, rng.uniform(0.05, 1.0, 500), rng.uniform(0.0, 0.97, 500))
+    low, high = choose_gate(cheap, labels, 0.95, gate_encoder=False)
+    assert low == 0.0 and high >= 0.95  # a low global signal never rejects a pair unchecked
+    low, _ = choose_gate(cheap, labels, 0.95, gate_encoder=True)
+    assert 0.05 <= low < 0.2  # CLIP only where the cheap signals leave it open

@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 
 from ndid_desktop.engine.groups.derivation import (
+    NOT_FOUND,
     Candidate,
     DirectionModel,
-    NOT_FOUND,
     Geometry,
     load_direction_model,
 )

@@ -28,6 +28,7 @@ from ndid_desktop.engine.match.decisions import (
     SecondLook,
     decide_pairs,
     scored_rows,
+    with_verification,
 )
 from ndid_desktop.engine.match.selection import select_second_look
 from ndid_desktop.engine.match.verify import Verification
@@ -174,3 +175,29 @@ def test_decide_pairs_reports_progress_and_stops_when_cancelled() -> None:
     with pytest.raises(ScanCancelled):
         decide_pairs(scored_rows(scores), SecondLook({}, {}), DECISION, lambda a, b: False,
                      cancel=token)  # fmt: skip
+
+
+def test_selection_always_checks_voted_band_pairs_over_the_budget() -> None:
+    # The clique again: the votes' pair (0, 5) has the lowest cheap probability of picture 0
+    # and of 5, so no picture would nominate it; it is checked all the same.
+    pairs = [(a, b) for a in range(6) for b in range(a + 1, 6)]
+    cheap = [0.9 - 0.05 * i for i in range(len(pairs))]
+    cheap[pairs.index((0, 5))] = 0.11
+    plain = select_second_look(_scores(pairs, cheap), DECISION, per_image=1)
+    voted = select_second_look(_scores(pairs, cheap), DECISION, per_image=1,
+                               always=frozenset({(0, 5)}))  # fmt: skip
+    row = pairs.index((0, 5))
+    assert row not in plain.rows.tolist() and row in voted.rows.tolist()
+    outside = select_second_look(_scores([(0, 1)], [0.99]), DECISION, 1, frozenset({(0, 1)}))
+    assert outside.rows.tolist() == []  # accepted outright: nothing to check
+
+
+def test_a_check_with_too_few_keypoints_to_try_is_no_evidence() -> None:
+    from ndid_desktop.engine.match.verify import NO_MATCH, TOO_FEW_KEYPOINTS
+
+    base = signals(0.6)
+    assert with_verification(base, TOO_FEW_KEYPOINTS) == base
+    assert DECISION.decide(with_verification(base, TOO_FEW_KEYPOINTS)).stage == UNVERIFIED
+    assert with_verification(base, NO_MATCH).inliers == 0  # tried, found nothing: evidence
+    again = Verification.from_tuple(TOO_FEW_KEYPOINTS.as_tuple())
+    assert again == TOO_FEW_KEYPOINTS and not again.measurable

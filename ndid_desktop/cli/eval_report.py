@@ -71,6 +71,7 @@ def _json(report: EvaluationReport) -> dict[str, Any]:
             "by_edit": {e: list(rt) for e, rt in report.direction.by_edit.items()},
             "no_evidence": report.direction.ties,
         },
+        "candidate_sources": {e: list(c) for e, c in report.sources.items()},
         "not_measured": list(NOT_MEASURED),
         "why_not_measured": WHY_NOT_MEASURED,
         "scan": {
@@ -111,9 +112,26 @@ def _markdown(report: EvaluationReport, plots: list[Path]) -> str:
             f"| {row.stage} | {row.recall:.3f} | {row.threshold:.3f} | {row.best_f1:.3f} |"
         )
     lines += ["| ResNet-50 only, CLIP only | not measured: no pretrained weights offline | | |", ""]
+    lines += [*_sources_table(report), ""]
     lines += _direction_table(report)
     lines += ["", "Plots: " + ", ".join(plot.name for plot in plots)]
     return "\n".join(lines)
+
+
+def _sources_table(report: EvaluationReport) -> list[str]:
+    lines = [
+        "## Candidate sources: which proposed each (original, copy) pair",
+        "",
+        "| edit | pairs | hashes + embedding | keypoint votes | either |",
+        "|---|---|---|---|---|",
+    ]
+    for edit, (n, by_global, by_votes, either) in report.sources.items():
+        lines.append(
+            f"| {edit} | {n} | {by_global / n:.3f} | {by_votes / n:.3f} | {either / n:.3f} |"
+        )
+    lines += ["", "A copy missed by both is still found when a source links it to another copy "
+              "of its picture (grouping then pairs it with the original)."]  # fmt: skip
+    return lines
 
 
 def _direction_table(report: EvaluationReport) -> list[str]:

@@ -23,7 +23,7 @@ from ndid_desktop.engine.groups.derivation import Candidate, Geometry, load_dire
 from ndid_desktop.engine.groups.explain import describe_edit
 from ndid_desktop.engine.groups.identical import BYTES, PIXELS
 from ndid_desktop.engine.groups.keeper import keeper_reason
-from ndid_desktop.engine.match.decision import StagedDecision
+from ndid_desktop.engine.match.decision import VERIFIED, StagedDecision
 from ndid_desktop.engine.match.decisions import with_verification
 from ndid_desktop.engine.match.signals import measure
 from ndid_desktop.engine.match.verify import VERIFIERS, PairVerifier
@@ -96,7 +96,8 @@ def compare(
         signals = with_verification(signals, check)
     apart = (path_a, path_b) in Verdicts(config.verdicts_path)
     decided = decision.decide(signals, user_says_different=apart)
-    stage_model = decision.verified if decided.gated and decision.verified else decision.cheap
+    verified = decided.stage == VERIFIED and decision.verified is not None
+    stage_model = decision.verified if verified and decision.verified else decision.cheap
     identical = None if apart else _identical(a, b)
     probability = 1.0 if identical else decided.probability
     a_first, why = _direction(path_a, path_b, a.info, b.info, signals, config)

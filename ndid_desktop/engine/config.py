@@ -58,6 +58,9 @@ class ScanConfig:
     exact_index_max: int = 50_000  # above this many images the embedding index is HNSW
     # Keypoint checks one picture may take part in (match/selection.py says why a bound).
     max_checks_per_image: int = 24
+    # Candidate pairs from keypoint votes (match/keypoint_votes.py): heavy crops, screenshots,
+    # print-scans, whose global signals change too much for the hashes and the embedding.
+    keypoint_votes: bool = True
     threshold: float | None = None  # decision threshold; None = the calibration's own
     gate_low: float | None = None  # ambiguity band for the verifier; None = calibration's
     gate_high: float | None = None

@@ -37,6 +37,7 @@ from ndid_desktop.engine.match.cheap import CheapScores, cheap_scores
 from ndid_desktop.engine.match.decision import StagedDecision
 from ndid_desktop.engine.match.decisions import DecidedPair, Decisions, decide_pairs, scored_rows
 from ndid_desktop.engine.match.gate import GateEmbedder
+from ndid_desktop.engine.match.keypoint_votes import voted_pairs
 from ndid_desktop.engine.match.second_look import Looker
 from ndid_desktop.engine.match.selection import select_second_look
 from ndid_desktop.engine.match.verify import VERIFIERS, VerificationFailure, failure_warning
@@ -143,6 +144,7 @@ class _Counts:
     over_bound: int = 0
     verified: int = 0
     identical: int = 0
+    voted: int = 0
     failures: list[VerificationFailure] = field(default_factory=list)
 
 
@@ -160,6 +162,7 @@ class _MatchRun:
     timer: _Timer
     verdicts: Verdicts
     counts: _Counts = field(default_factory=_Counts)
+    voted: frozenset[tuple[int, int]] = frozenset()  # the candidate pairs keypoint votes found
 
     def report(self, discovery_skipped: Sequence[Skipped]) -> ScanReport:
         features = self.features
@@ -196,8 +199,12 @@ class _MatchRun:
         return (entries[a].path, entries[b].path) in self.verdicts
 
     def _candidate_pairs(self, collapsed: Collapsed) -> NDArray[np.int64]:
-        pairs = candidate_pairs(self.features, collapsed.representatives, self.config)
+        reps = collapsed.representatives
+        votes = voted_pairs(self.features, reps, self.look.cache, self.look.verifier, self.config)
+        self.voted = frozenset((a, b) for a, b in votes.pairs.tolist())
+        pairs = candidate_pairs(self.features, reps, self.config, votes.pairs)
         self.counts.candidates = len(pairs)
+        self.counts.voted = len(votes.pairs)
         return pairs
 
     def _cheap(self, pairs: NDArray[np.int64]) -> CheapScores:
@@ -213,7 +220,9 @@ class _MatchRun:
         """One round: the set to verify, the second look, the decisions. ``geometry`` maps
         accepted pairs that need only their overlap measured to their orientation; the
         ``earlier`` decided pairs among them are decided again with it."""
-        selection = select_second_look(scores, self.decision, self.config.max_checks_per_image)
+        selection = select_second_look(
+            scores, self.decision, self.config.max_checks_per_image, self.voted
+        )
         self.counts.in_band += selection.in_band
         self.counts.over_bound += selection.over_bound
         band = {_key(scores.pairs[r]): scores.signals[r].orientation for r in selection.rows}

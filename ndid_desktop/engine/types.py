@@ -72,6 +72,7 @@ class PairSignals:
     detail_ab: float | None = None  # keypoint density of a outside b, relative to a's average
     detail_ba: float | None = None
     gate_cosine: float | None = None  # the gate encoder's cosine (CLIP), for gated pairs only
+    short_side: int | None = None  # the smaller of the two pictures' short sides, in pixels
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}

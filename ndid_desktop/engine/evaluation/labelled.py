@@ -25,6 +25,7 @@ from ndid_desktop.engine.groups.derivation import Candidate
 from ndid_desktop.engine.groups.identical import collapse_identical
 from ndid_desktop.engine.match.candidates import candidate_pairs
 from ndid_desktop.engine.match.cheap import measure_pair
+from ndid_desktop.engine.match.keypoint_votes import voted_pairs
 from ndid_desktop.engine.match.verify import VERIFIERS
 from ndid_desktop.engine.progress import ProgressCallback, null_progress
 from ndid_desktop.engine.types import PairSignals
@@ -36,6 +37,9 @@ class LabelledPairs:
     pairs: NDArray[np.int64]  # candidate (a, b) indices into features.entries
     labels: NDArray[np.bool_]  # pair i is the same picture
     signals: list[PairSignals]  # pair i's cheap signals (no second look yet)
+    # Which candidate source proposed pair i: the hashes and the embedding, the keypoint votes
+    global_found: NDArray[np.bool_] | None = None
+    voted: NDArray[np.bool_] | None = None
 
 
 def labelled_pairs(
@@ -58,9 +62,18 @@ def labelled_pairs(
     # pairs are not fitted either.
     candidates = [Candidate(i, e, features.infos[i]) for i, e in enumerate(features.entries)]
     collapsed = collapse_identical(candidates, features.fingerprints, features.pixel_digests)
-    pairs = candidate_pairs(features, collapsed.representatives, config)
+    votes = voted_pairs(features, collapsed.representatives, cache, verifier, config)
+    pairs = candidate_pairs(features, collapsed.representatives, config, votes.pairs)
+    proposed = {tuple(sorted(p)) for p in candidate_pairs(features, collapsed.representatives,
+                                                          config).tolist()}  # fmt: skip
+    voted = {(a, b) for a, b in votes.pairs.tolist()}
+    keys = [(min(a, b), max(a, b)) for a, b in pairs.tolist()]
     # Files the manifest does not name are their own picture: never a true pair.
     group_of = [groups.get(e.path, f"unlabelled:{e.path}") for e in features.entries]
     labels = np.array([group_of[a] == group_of[b] for a, b in pairs.tolist()], dtype=bool)
     signals = [measure_pair(features, a, b) for a, b in pairs.tolist()]
-    return LabelledPairs(features, pairs, labels, signals)
+    return LabelledPairs(
+        features, pairs, labels, signals,
+        np.array([k in proposed for k in keys], dtype=bool),
+        np.array([k in voted for k in keys], dtype=bool),
+    )  # fmt: skip

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ndid_desktop.engine.config import Root, ScanConfig
-from ndid_desktop.engine.evaluation.attacks import read_manifest
+from ndid_desktop.engine.evaluation.attacks import ManifestRow, read_manifest
 from ndid_desktop.engine.evaluation.direction_fit import (
     DirectionAccuracy,
     direction_accuracy,
@@ -21,7 +21,7 @@ from ndid_desktop.engine.evaluation.direction_fit import (
 )
 from ndid_desktop.engine.evaluation.fitting_look import second_look_for_fitting
 from ndid_desktop.engine.evaluation.group_scores import Score, score_report
-from ndid_desktop.engine.evaluation.labelled import labelled_pairs
+from ndid_desktop.engine.evaluation.labelled import LabelledPairs, labelled_pairs
 from ndid_desktop.engine.evaluation.pair_metrics import (
     Curve,
     brier,
@@ -142,6 +142,31 @@ class EvaluationReport:
     groups: Score
     pairs: PairReport
     direction: DirectionAccuracy  # the keeper's direction model on every (original, copy) pair
+    # edit -> (original-copy pairs, proposed by the hashes/embedding, by keypoint votes, either)
+    sources: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
+
+
+def candidate_sources(
+    data: LabelledPairs, rows: Sequence[ManifestRow], folder: Path
+) -> dict[str, tuple[int, int, int, int]]:
+    """Which candidate source proposed each (original, copy) pair, by edit."""
+    index = {e.path: i for i, e in enumerate(data.features.entries)}
+    where = {(min(a, b), max(a, b)): k for k, (a, b) in enumerate(data.pairs.tolist())}
+    originals = {r.group: index.get(str(folder / r.file)) for r in rows if r.role == "original"}
+    counts: dict[str, list[int]] = {}
+    for r in rows:
+        a, b = originals.get(r.group), index.get(str(folder / r.file))
+        if r.role != "copy" or a is None or b is None:
+            continue
+        k = where.get((min(a, b), max(a, b)))
+        by_global = k is not None and data.global_found is not None and bool(data.global_found[k])
+        by_votes = k is not None and data.voted is not None and bool(data.voted[k])
+        c = counts.setdefault(r.edit, [0, 0, 0, 0])
+        c[0] += 1
+        c[1] += by_global
+        c[2] += by_votes
+        c[3] += by_global or by_votes
+    return {e: (c[0], c[1], c[2], c[3]) for e, c in sorted(counts.items())}
 
 
 def evaluate_dataset(
@@ -167,5 +192,9 @@ def evaluate_dataset(
             direction_pairs(dataset, rows, config, cache),
         )
     return EvaluationReport(
-        dataset.name, groups, summarise_pairs(data.signals, data.labels, staged, fast), direction
+        dataset.name,
+        groups,
+        summarise_pairs(data.signals, data.labels, staged, fast),
+        direction,
+        candidate_sources(data, rows, dataset),
     )

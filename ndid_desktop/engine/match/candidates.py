@@ -101,12 +101,21 @@ def embedding_neighbours(
 
 
 def candidate_pairs(
-    features: FeatureSet, representatives: NDArray[np.int64], config: ScanConfig
+    features: FeatureSet,
+    representatives: NDArray[np.int64],
+    config: ScanConfig,
+    voted: NDArray[np.int64] | None = None,
 ) -> NDArray[np.int64]:
     """The candidate pairs among ``representatives`` (the pictures left after identical files
-    are collapsed), as indices into ``features``: what the scan and calibration both score."""
+    are collapsed), as indices into ``features``: what the scan and calibration both score.
+    ``voted`` pairs (keypoint_votes.py, a < b) are added to those the hashes and the
+    embedding propose."""
     reps = np.asarray(representatives, dtype=np.int64)
     reference = np.array([features.entries[i].reference for i in reps.tolist()], dtype=bool)
     embeddings = features.embeddings[reps] if features.embeddings is not None else None
     local = find_candidates(features.hashes[reps], embeddings, reference, config).pairs
-    return reps[local].reshape(-1, 2).astype(np.int64)
+    pairs = reps[local].reshape(-1, 2).astype(np.int64)
+    if voted is None or not len(voted):
+        return pairs
+    both = np.unique(np.concatenate([np.sort(pairs, axis=1), voted.reshape(-1, 2)]), axis=0)
+    return both.astype(np.int64)

@@ -66,6 +66,8 @@ class Decisions:
 
 
 def with_verification(signals: PairSignals, check: Verification) -> PairSignals:
+    if not check.measurable:  # too few keypoints to try: as if it had not been checked
+        return signals
     return replace(
         signals,
         inliers=check.inliers,

@@ -29,7 +29,14 @@ class Selection:
     over_bound: int  # band pairs no picture nominated: left to the cheap stage
 
 
-def select_second_look(scores: CheapScores, decision: StagedDecision, per_image: int) -> Selection:
+def select_second_look(
+    scores: CheapScores,
+    decision: StagedDecision,
+    per_image: int,
+    always: frozenset[tuple[int, int]] = frozenset(),
+) -> Selection:
+    """``always``: pairs (a < b) checked whenever they are in the band, over the budget: the
+    keypoint votes' pairs, at most a few per picture, whose global signals are low by nature."""
     band = np.array([decision.in_band(p) for p in scores.cheap.tolist()], dtype=bool)
     rows = np.nonzero(band)[0]
     by_picture: dict[int, list[int]] = defaultdict(list)
@@ -37,8 +44,13 @@ def select_second_look(scores: CheapScores, decision: StagedDecision, per_image:
         a, b = scores.pairs[row].tolist()
         by_picture[a].append(row)
         by_picture[b].append(row)
-    chosen: set[int] = set()
+    chosen = {r for r in rows.tolist() if _key(scores.pairs[r]) in always} if always else set()
     for picture_rows in by_picture.values():
         best = sorted(picture_rows, key=lambda r: (-scores.cheap[r], r))[:per_image]
         chosen.update(best)
     return Selection(np.array(sorted(chosen), dtype=np.int64), len(rows), len(rows) - len(chosen))
+
+
+def _key(pair: NDArray[np.int64]) -> tuple[int, int]:
+    a, b = pair.tolist()
+    return (a, b) if a < b else (b, a)

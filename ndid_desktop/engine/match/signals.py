@@ -51,6 +51,7 @@ def _measure(
         cosine=cosine,
         aspect_log_ratio=abs(math.log(info_a.aspect / aspect_b)),
         area_log_ratio=abs(math.log(max(info_a.pixels, 1) / max(info_b.pixels, 1))),
+        short_side=min(info_a.width, info_a.height, info_b.width, info_b.height),
     )
 
 
@@ -59,6 +60,8 @@ def _required(value: float | int | None, name: str) -> float:
         raise ValueError(f"signal {name!r} was not measured for this pair")
     return float(value)
 
+
+SMALL_SIDE = 256  # pixels: below this short side, a picture counts as a thumbnail
 
 # Every feature the decision model may use, by name; a calibration file lists the ones it uses.
 # Hash distances are scaled to [0, 2] (32 bits = unrelated), so coefficients are comparable.
@@ -72,6 +75,13 @@ FEATURES: dict[str, Callable[[PairSignals], float]] = {
     # terms get coefficients of opposite signs, which no one could read.
     "hash_close": lambda s: math.exp(-(s.phash + s.dhash + s.whash) / 18.0),
     "cosine": lambda s: _required(s.cosine, "cosine"),
+    # A thumbnail's embedding says little (a 64-px copy of a photo: cosine 0.6) and it has too
+    # few keypoints to check, while its hashes still match bit for bit: how much the hashes
+    # should count grows as the smaller picture shrinks below SMALL_SIDE.
+    "hash_close_small": lambda s: (
+        math.exp(-(s.phash + s.dhash + s.whash) / 18.0)
+        * max(0.0, math.log(SMALL_SIDE / max(s.short_side or SMALL_SIDE, 1)))
+    ),
     # Spreads out the top of the cosine scale, where near-duplicates and look-alikes differ.
     "cosine_gap": lambda s: -math.log(1.0001 - _required(s.cosine, "cosine")),
     "aspect_log_ratio": lambda s: min(s.aspect_log_ratio, 2.0),
@@ -79,6 +89,11 @@ FEATURES: dict[str, Callable[[PairSignals], float]] = {
     "rotated": lambda s: 1.0 if s.orientation else 0.0,
     "log_inliers": lambda s: math.log1p(_required(s.inliers, "inliers")),
     "inlier_ratio": lambda s: _required(s.inlier_ratio, "inlier_ratio"),
+    # Many inliers *and* few outliers: a print-scan's 300 inliers at ratio 0.97 are decisive,
+    # a look-alike's 40 at ratio 0.3 are not; log_inliers alone cannot tell them apart.
+    "inlier_evidence": lambda s: (
+        math.log1p(_required(s.inliers, "inliers")) * _required(s.inlier_ratio, "inlier_ratio")
+    ),
     "gate_cosine_gap": lambda s: -math.log(1.0001 - _required(s.gate_cosine, "gate_cosine")),
     "coverage": lambda s: max(
         _required(s.coverage_ab, "coverage_ab"), _required(s.coverage_ba, "coverage_ba")

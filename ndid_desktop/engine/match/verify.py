@@ -38,7 +38,7 @@ RANSAC_ITERATIONS: Final = 1000
 # Bump when results change: cached verifications are keyed by it. 4: from cached local
 # features (b's keypoints turned, not re-detected on turned pixels), and the overlap no
 # longer under-measured for copies whose outline runs along the frame (see _clip_to_frame).
-VERSION: Final = 6
+VERSION: Final = 7
 
 
 @dataclass(frozen=True)
@@ -51,18 +51,22 @@ class Verification:
     # when that part is photo (b is a crop), near 0 when it is a flat border, paper or UI.
     detail_ab: float = 1.0
     detail_ba: float = 1.0
+    # False when either picture has too few keypoints to try (a thumbnail, a flat picture):
+    # no evidence either way, so the pair is decided as if it had not been checked.
+    measurable: bool = True
 
     def as_tuple(self) -> tuple[float, ...]:
         return (self.inliers, self.inlier_ratio, self.coverage_ab, self.coverage_ba,
-                self.detail_ab, self.detail_ba)  # fmt: skip
+                self.detail_ab, self.detail_ba, float(self.measurable))  # fmt: skip
 
     @staticmethod
     def from_tuple(values: tuple[float, ...]) -> Verification:
-        inliers, ratio, cov_ab, cov_ba, det_ab, det_ba = values
-        return Verification(int(inliers), ratio, cov_ab, cov_ba, det_ab, det_ba)
+        inliers, ratio, cov_ab, cov_ba, det_ab, det_ba, measurable = values
+        return Verification(int(inliers), ratio, cov_ab, cov_ba, det_ab, det_ba, bool(measurable))
 
 
 NO_MATCH = Verification(0, 0.0, 0.0, 0.0)
+TOO_FEW_KEYPOINTS = Verification(0, 0.0, 0.0, 0.0, measurable=False)
 FAILURE_EXAMPLES = 3  # pairs a warning names; the rest are counted
 
 
@@ -156,7 +160,13 @@ class OrbHomography:
 def swapped(v: Verification) -> Verification:
     """The same check seen from the other picture's side."""
     return Verification(
-        v.inliers, v.inlier_ratio, v.coverage_ba, v.coverage_ab, v.detail_ba, v.detail_ab
+        v.inliers,
+        v.inlier_ratio,
+        v.coverage_ba,
+        v.coverage_ab,
+        v.detail_ba,
+        v.detail_ab,
+        v.measurable,
     )
 
 
@@ -172,7 +182,7 @@ def match_features(a: LocalFeatures, b: LocalFeatures, orientation: int) -> Veri
     side_a, side_b = oriented(a, 0), oriented(b, orientation)
     kp_a, kp_b = side_a.keypoints, side_b.keypoints
     if len(kp_a) < MIN_MATCHES or len(kp_b) < MIN_MATCHES:
-        return NO_MATCH
+        return TOO_FEW_KEYPOINTS
     distances, nearest = _two_nearest(kp_b.descriptors, kp_a.descriptors)
     good = np.flatnonzero(distances[:, 0] < RATIO * distances[:, 1])
     if len(good) < MIN_MATCHES:
