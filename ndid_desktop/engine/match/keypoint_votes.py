@@ -31,7 +31,7 @@ INDEXED = 128  # descriptors per picture in the index (a stride through all its 
 MAX_DISTANCE = 56  # Hamming bits (of 256) for a match to vote
 NEIGHBOURS = 3  # nearest indexed descriptors read per query (the picture's own are skipped)
 VOTED = 5  # pictures each picture proposes
-MIN_VOTES = 4  # below this many votes a picture proposes nothing
+MIN_VOTES = 8  # below this many votes a picture proposes nothing
 QUERIED = 400  # descriptors per picture looked up (a stride through all its keypoints)
 LIST_SIZE = 256  # indexed descriptors per inverted list, on average: the coarse search of
 # each query costs one comparison per list, the list scan LIST_SIZE per probe

@@ -62,6 +62,7 @@ def _required(value: float | int | None, name: str) -> float:
 
 
 SMALL_SIDE = 256  # pixels: below this short side, a picture counts as a thumbnail
+TRUSTED_INLIERS = 15  # inliers below which a homography's inlier ratio is not evidence
 
 # Every feature the decision model may use, by name; a calibration file lists the ones it uses.
 # Hash distances are scaled to [0, 2] (32 bits = unrelated), so coefficients are comparable.
@@ -91,8 +92,12 @@ FEATURES: dict[str, Callable[[PairSignals], float]] = {
     "inlier_ratio": lambda s: _required(s.inlier_ratio, "inlier_ratio"),
     # Many inliers *and* few outliers: a print-scan's 300 inliers at ratio 0.97 are decisive,
     # a look-alike's 40 at ratio 0.3 are not; log_inliers alone cannot tell them apart.
+    # Below TRUSTED_INLIERS the ratio means nothing (RANSAC fits a homography to any 6-8
+    # matches, all of them "inliers"): such a check counts as no clean geometry.
     "inlier_evidence": lambda s: (
         math.log1p(_required(s.inliers, "inliers")) * _required(s.inlier_ratio, "inlier_ratio")
+        if _required(s.inliers, "inliers") >= TRUSTED_INLIERS
+        else 0.0
     ),
     "gate_cosine_gap": lambda s: -math.log(1.0001 - _required(s.gate_cosine, "gate_cosine")),
     "coverage": lambda s: max(
