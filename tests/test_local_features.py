@@ -187,7 +187,8 @@ def test_the_registry_names_the_verifier_and_its_versions() -> None:
     assert verification_key(ORB_HOMOGRAPHY) == f"orb-homography@{ORB_HOMOGRAPHY.version}"
     assert ORB_HOMOGRAPHY.features_key == f"orb@{FORMAT_VERSION}"
     named = {m.name: m.verifier for m in MODEL_SETS.values()}
-    assert named == {"fast": None, "standard": "orb-homography", "thorough": "orb-homography"}
+    assert named == {"fast": None, "standard": "orb-homography", "thorough": "orb-homography",
+                     "copydetect": "orb-homography"}  # fmt: skip
     assert all(v in VERIFIERS for v in named.values() if v is not None)
 
 

@@ -50,10 +50,13 @@ def run_list(args: argparse.Namespace) -> int:
             print(f"  status:  missing; licence {spec.weights_file.license}")
             print(f"  get it:  ndid models fetch {spec.name}   (needs internet), or copy")
             print(f"           {spec.weights_file.filename} from {spec.weights_file.url}")
-            print(f"           into {store.user_dir}\n")
+            print(f"           into {store.user_dir}")
+            for name in spec.weights_file.other_names:
+                print(f"           (or your own TorchScript there as {name})")
+            print()
     print("model sets:")
     for m in MODEL_SETS.values():
-        print(f"  {m.name:9s} {m.summary}")
+        print(f"  {m.name:10s} {m.summary}")
     return 0
 
 

@@ -31,7 +31,7 @@ DEFAULT_EXTENSIONS: frozenset[str] = frozenset(
     }
 )
 
-MODEL_SETS: tuple[str, ...] = ("fast", "standard", "thorough")  # see modelsets.py
+MODEL_SETS: tuple[str, ...] = ("fast", "standard", "thorough", "copydetect")  # see modelsets.py
 # Keeps a decode worker under 600 MB of RSS: measured, a worker holding its ONNX Runtime session
 # sits at ~265 MB before a picture (benchmarks/bench_decode_memory.py --onnx; that is with the
 # session's memory pattern off, see runtimes.py, else a long scan's workers sit ~85 MB higher).

@@ -33,6 +33,7 @@ CHEAP_FEATURES = {
     "fast": ("hash_close", "phash", *_SHAPE),
     "standard": ("hash_close", "hash_close_small", "cosine_gap", *_SHAPE),
     "thorough": ("hash_close", "hash_close_small", "cosine_gap", *_SHAPE),
+    "copydetect": ("hash_close", "hash_close_small", "cosine_gap", *_SHAPE),
 }
 GATE_EXTRA = ("gate_cosine_gap",)
 # The verified stage reads the inlier count and, through inlier_evidence, how clean the

@@ -6,6 +6,7 @@ their heads removed, so that each returns the pooled embedding the engine L2-nor
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,3 +42,24 @@ def clip_b32_module(weights: Path | None) -> torch.nn.Module:
 
     model = open_clip.create_model("ViT-B-32", pretrained=str(weights) if weights else None)
     return model.visual.eval()
+
+
+def sscd_module(weights: Path | None, dim: int) -> torch.nn.Module:
+    """Meta's SSCD copy-detection descriptor: a standalone TorchScript file (ResNet-50 with GeM
+    pooling and its own L2 normalisation), loaded on the CPU. Its output width is checked
+    against ``dim``, so that a user's own sscd.pt of another width (sscd_disc_large is 1024-d)
+    is refused here, not by the vector index later."""
+    import torch
+
+    if weights is None:
+        raise RuntimeError("SSCD has no built-in weights: it needs its TorchScript file")
+    with warnings.catch_warnings():  # recent torch deprecates TorchScript; SSCD ships as one
+        warnings.simplefilter("ignore", FutureWarning)
+        module = torch.jit.load(str(weights), map_location="cpu")
+    module.eval()
+    with torch.inference_mode():
+        out = module(torch.zeros(1, 3, 64, 64))
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, dim):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise RuntimeError(f"expected a ({dim},) embedding per image, got {shape} for one image")
+    return module

@@ -22,6 +22,7 @@ from ndid_desktop.engine.features.encoder_spec import Encoder, EncoderSpec, mode
 from ndid_desktop.engine.features.model_store import (
     CLIP_B32_FILE,
     RESNET50_FILE,
+    SSCD_FILE,
     ModelStore,
     sha256_of,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "CLIP_B32",
     "LITE0",
     "RESNET50",
+    "SSCD",
     "Encoder",
     "EncoderSpec",
     "EncoderUnavailableError",
@@ -89,7 +91,24 @@ CLIP_B32 = EncoderSpec(
     runtimes=("torch-bf16", "torch-fp32"),  # ONNX Runtime measured no faster for the ViT
     libraries=("torch", "open_clip"),
 )
-SPECS = {s.name: s for s in (LITE0, RESNET50, CLIP_B32)}
+# Meta's SSCD copy-detection descriptor (facebookresearch/sscd-copy-detection), from a
+# TorchScript file the user adds (see model_store.SSCD_FILE). Its README recommends resizing the
+# short side to 288 or resizing to a square tensor; EncoderSpec only has a square input (see
+# model_input: the whole picture squashed, no crop), so this is the square option at 288.
+SSCD = EncoderSpec(
+    name="sscd-disc-mixup",
+    dim=512,
+    input_size=288,
+    mean=_IMAGENET_MEAN,
+    std=_IMAGENET_STD,
+    weights="Meta SSCD sscd_disc_mixup (TorchScript), or your own TorchScript as sscd.pt",
+    version="1",
+    weights_file=SSCD_FILE,
+    # fp32 only: no ONNX export (a TorchScript file), and bf16 is not measured on it.
+    runtimes=("torch-fp32",),
+    libraries=("torch",),
+)
+SPECS = {s.name: s for s in (LITE0, RESNET50, CLIP_B32, SSCD)}
 
 
 def missing_libraries(spec: EncoderSpec, export: bool = False) -> str | None:
@@ -116,6 +135,7 @@ def reference_module(spec: EncoderSpec, store: ModelStore) -> torch.nn.Module:
         LITE0.name: lambda _: lite0.lite0_module(),
         RESNET50.name: backbones.resnet50_module,
         CLIP_B32.name: backbones.clip_b32_module,
+        SSCD.name: lambda weights: backbones.sscd_module(weights, SSCD.dim),
     }
     weights = store.require(spec.weights_file) if spec.weights_file is not None else None
     try:

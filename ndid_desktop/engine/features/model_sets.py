@@ -10,6 +10,7 @@ from ndid_desktop.engine.features.encoders import (
     CLIP_B32,
     LITE0,
     RESNET50,
+    SSCD,
     EncoderSpec,
     missing_libraries,
 )
@@ -56,6 +57,14 @@ MODEL_SETS: dict[str, ModelSet] = {
             CLIP_B32,
             ORB_CHECK,
             "hashes + ResNet-50; CLIP and the keypoint check for ambiguous pairs",
+        ),
+        ModelSet(
+            "copydetect",
+            SSCD,
+            None,
+            ORB_CHECK,
+            "hashes + Meta's SSCD copy-detection embedding (add its weights file yourself) "
+            "+ a keypoint check for ambiguous pairs",
         ),
     )
 }

@@ -44,6 +44,13 @@ class ModelFile:
     hf_repo: str | None = None  # Hugging Face repo holding the same file
     torch_hub: bool = False  # cached by torch.hub under checkpoints/
     note: str = ""
+    # Other names the same weights are accepted under in the models and bundled folders
+    # (a user's own copy, named by them); downloads are always saved as ``filename``.
+    other_names: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.filename, *self.other_names)
 
 
 def _hf_cache_root() -> Path:
@@ -84,10 +91,11 @@ class Location:
 
     def explain_missing(self) -> str:
         places = "\n".join(f"  - {p}" for p in self.searched)
+        also = "".join(f" (or as {name})" for name in self.spec.other_names)
         return (
             f"model '{self.spec.model}' is not available: {self.spec.filename} was not found in\n"
             f"{places}\nDownload it with 'ndid models fetch {self.spec.model}' when online, or "
-            f"copy {self.spec.filename} (from {self.spec.url}) into your models folder."
+            f"copy {self.spec.filename} (from {self.spec.url}) into your models folder{also}."
         )
 
 
@@ -104,9 +112,9 @@ class ModelStore:
     def candidates(self, spec: ModelFile) -> list[tuple[Path, str]]:
         found: list[tuple[Path, str]] = []
         if self.user_dir is not None:
-            found.append((self.user_dir / spec.filename, "models folder"))
+            found += [(self.user_dir / name, "models folder") for name in spec.names]
         if self.bundled_dir is not None:
-            found.append((self.bundled_dir / spec.filename, "bundled with the app"))
+            found += [(self.bundled_dir / name, "bundled with the app") for name in spec.names]
         if self.use_framework_caches:
             found += [(p, "framework cache") for p in framework_cache_paths(spec)]
         return found
@@ -212,4 +220,21 @@ CLIP_B32_FILE = ModelFile(
     hf_repo="laion/CLIP-ViT-B-32-laion2B-s34B-b79K",
     note="open_clip ViT-B-32 laion2b_s34b_b79k image tower",
 )
-MODEL_FILES: dict[str, ModelFile] = {f.model: f for f in (RESNET50_FILE, CLIP_B32_FILE)}
+# Meta's SSCD copy-detection descriptor as TorchScript, from the facebookresearch/
+# sscd-copy-detection README's table of pretrained models. No size or SHA-256 is recorded:
+# none is published, and inventing one would refuse the real file. A user's own TorchScript
+# export is accepted as sscd.pt. Either way the file is unchecked, and the feature cache and
+# calibration signature key SSCD by its spec's name@version, not the file's bytes (the cache
+# key is a fixed property of the spec, not of the file found): replacing the file with other
+# weights needs the cache cleared and a new calibration.
+SSCD_FILE = ModelFile(
+    model="sscd-disc-mixup",
+    filename="sscd_disc_mixup.torchscript.pt",
+    url="https://dl.fbaipublicfiles.com/sscd-copy-detection/sscd_disc_mixup.torchscript.pt",
+    # The repository was relicensed from CC-BY-NC 4.0 to MIT on 2022-07-18 (commit 6db4262);
+    # its README states the licence of the codebase and says nothing else about the weights.
+    license="MIT (facebookresearch/sscd-copy-detection; CC-BY-NC 4.0 before July 2022)",
+    note="Meta's SSCD, ResNet-50 trained on DISC2021, as TorchScript",
+    other_names=("sscd.pt",),
+)
+MODEL_FILES: dict[str, ModelFile] = {f.model: f for f in (RESNET50_FILE, CLIP_B32_FILE, SSCD_FILE)}
