@@ -201,3 +201,12 @@ def test_a_check_with_too_few_keypoints_to_try_is_no_evidence() -> None:
     assert with_verification(base, NO_MATCH).inliers == 0  # tried, found nothing: evidence
     again = Verification.from_tuple(TOO_FEW_KEYPOINTS.as_tuple())
     assert again == TOO_FEW_KEYPOINTS and not again.measurable
+
+
+def test_pictures_that_only_share_a_region_are_never_accepted() -> None:
+    # Clean geometry on a shared tile (two collages): the verified stage alone would accept it.
+    tile = signals(0.6, inliers=400, inlier_ratio=0.99, coverage_ab=0.3, coverage_ba=0.25)
+    crop = signals(0.6, inliers=400, inlier_ratio=0.99, coverage_ab=0.3, coverage_ba=1.0)
+    assert DECISION.decide(crop).probability > DECISION.threshold
+    shared = DECISION.decide(tile)
+    assert shared.stage == VERIFIED and shared.probability < 0.5 and not DECISION.accepts(shared)

@@ -93,11 +93,12 @@ class MainWindow(QMainWindow):
 
         self.folders = FolderPanel()
         self.model_set = QComboBox()
-        self.model_set.addItems(["standard", "fast", "thorough"])
+        self.model_set.addItems(["standard", "fast", "thorough", "copydetect"])
         self.model_set.setToolTip(
             self.tr(
                 "standard: works offline; fast: hashes only; "
-                "thorough: ResNet-50 + CLIP (needs their weights)"
+                "thorough: ResNet-50 + CLIP (needs their weights); "
+                "copydetect: Meta's SSCD copy-detection model (needs its TorchScript file)"
             )
         )
         self.scan_button = QPushButton(self.tr("Scan"))
