@@ -130,7 +130,8 @@ def _sources_table(report: EvaluationReport) -> list[str]:
             f"| {edit} | {n} | {by_global / n:.3f} | {by_votes / n:.3f} | {either / n:.3f} |"
         )
     lines += ["", "A copy missed by both is still found when a source links it to another copy "
-              "of its picture (grouping then pairs it with the original)."]  # fmt: skip
+              "of its picture (grouping then pairs it with the original). Identical files "
+              "(backups) are never candidates: they join their copy's group directly."]  # fmt: skip
     return lines
 
 
