@@ -96,8 +96,9 @@ def compare(
         signals = with_verification(signals, check)
     apart = (path_a, path_b) in Verdicts(config.verdicts_path)
     decided = decision.decide(signals, user_says_different=apart)
-    verified = decided.stage == VERIFIED and decision.verified is not None
-    stage_model = decision.verified if verified and decision.verified else decision.cheap
+    stage_model = (
+        decision.verified if decided.stage == VERIFIED and decision.verified else decision.cheap
+    )
     identical = None if apart else _identical(a, b)
     probability = 1.0 if identical else decided.probability
     a_first, why = _direction(path_a, path_b, a.info, b.info, signals, config)

@@ -33,7 +33,7 @@ from ndid_desktop.engine.groups.derivation import Candidate, DirectionModel, loa
 from ndid_desktop.engine.groups.grouping import build_groups
 from ndid_desktop.engine.groups.identical import Collapsed, collapse_identical, keep_apart
 from ndid_desktop.engine.match.candidates import candidate_pairs
-from ndid_desktop.engine.match.cheap import CheapScores, cheap_scores
+from ndid_desktop.engine.match.cheap import CheapScores, cheap_scores, pair_key
 from ndid_desktop.engine.match.decision import StagedDecision
 from ndid_desktop.engine.match.decisions import DecidedPair, Decisions, decide_pairs, scored_rows
 from ndid_desktop.engine.match.gate import GateEmbedder
@@ -274,5 +274,4 @@ class _MatchRun:
 
 
 def _key(pair: NDArray[np.int64]) -> tuple[int, int]:
-    a, b = pair.tolist()
-    return int(a), int(b)
+    return pair_key(*pair.tolist())

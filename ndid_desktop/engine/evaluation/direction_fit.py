@@ -27,7 +27,7 @@ from ndid_desktop.engine.groups.derivation import (
     Geometry,
     direction_features,
 )
-from ndid_desktop.engine.match.cheap import measure_pair
+from ndid_desktop.engine.match.cheap import measure_pair, pair_key
 from ndid_desktop.engine.match.decision import CalibrationError
 from ndid_desktop.engine.match.decisions import with_second_look
 from ndid_desktop.engine.match.second_look import Looker
@@ -71,16 +71,12 @@ def direction_pairs(
         source, copy = originals.get(r.group), index.get(str(folder / r.file))
         if r.role == "copy" and source is not None and copy is not None:
             known.append((source, copy, r))
-    signals = {_key(s, c): measure_pair(features, *_key(s, c)) for s, c, _ in known}
+    signals = {pair_key(s, c): measure_pair(features, *pair_key(s, c)) for s, c, _ in known}
     geometry = _geometry(features.entries, signals, cache, config, verifier, progress)
     return [
         DirectionPair(candidates[s], candidates[c], _seen_from(s, c, geometry), r.edit, r.tier)
         for s, c, r in known
     ]
-
-
-def _key(a: int, b: int) -> tuple[int, int]:
-    return (a, b) if a < b else (b, a)
 
 
 def _geometry(
@@ -102,7 +98,7 @@ def _geometry(
 def _seen_from(
     source: int, copy: int, geometry: dict[tuple[int, int], Geometry | None]
 ) -> Geometry | None:
-    g = geometry.get(_key(source, copy))
+    g = geometry.get(pair_key(source, copy))
     if g is None:
         return None
     return g if source < copy else g.flipped()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ndid_desktop.engine.groups.derivation import Candidate, DirectionModel, GeometryFn
-from ndid_desktop.engine.groups.keeper import decide_keeper, keeper_choice
+from ndid_desktop.engine.groups.keeper import choose_keeper, keeper_choice
 
 
 @dataclass(frozen=True)
@@ -228,8 +228,8 @@ def _next_group(
     star = matches(hub, neighbours[hub] & remaining)
     if not star:
         return RawGroup(hub, "", ())  # nothing matches it: it leaves the pool alone
-    choice = decide_keeper([candidates[i] for i in (hub, *star)], geometry, model)
-    keeper = choice.keeper.index
+    chosen = choose_keeper([candidates[i] for i in (hub, *star)], geometry, model)
+    keeper = chosen.index
     # Only the hub's star: the keeper's other matches are left to _merge_fragments, whose guard
     # is stronger than one accepted pair (a look-alike picture's copies, accepted against the
     # keeper one by one, would otherwise all join it).
@@ -237,7 +237,5 @@ def _next_group(
     # A second reference file is never a duplicate to clean: it forms its own group later.
     members = [m for m in members if not candidates[m].entry.reference]
     # The reason and the overlap are said of the members the group ends with.
-    final = keeper_choice(
-        choice.keeper, [choice.keeper, *(candidates[m] for m in members)], geometry, model
-    )
+    final = keeper_choice(chosen, [chosen, *(candidates[m] for m in members)], geometry, model)
     return RawGroup(keeper, final.reason, tuple(members), final.overlapping)

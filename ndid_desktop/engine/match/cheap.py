@@ -29,6 +29,11 @@ class CheapScores:
         return len(self.signals)
 
 
+def pair_key(a: int, b: int) -> tuple[int, int]:
+    """How a pair is keyed everywhere after the candidates: (a, b) with a < b."""
+    return (int(a), int(b)) if a < b else (int(b), int(a))
+
+
 def measure_pair(features: FeatureSet, a: int, b: int) -> PairSignals:
     """The cheap signals of pictures a and b of ``features``."""
     vectors = features.embeddings

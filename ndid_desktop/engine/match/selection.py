@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ndid_desktop.engine.match.cheap import CheapScores
+from ndid_desktop.engine.match.cheap import CheapScores, pair_key
 from ndid_desktop.engine.match.decision import StagedDecision
 
 
@@ -44,13 +44,12 @@ def select_second_look(
         a, b = scores.pairs[row].tolist()
         by_picture[a].append(row)
         by_picture[b].append(row)
-    chosen = {r for r in rows.tolist() if _key(scores.pairs[r]) in always} if always else set()
+    chosen = (
+        {r for r in rows.tolist() if pair_key(*scores.pairs[r].tolist()) in always}
+        if always
+        else set()
+    )
     for picture_rows in by_picture.values():
         best = sorted(picture_rows, key=lambda r: (-scores.cheap[r], r))[:per_image]
         chosen.update(best)
     return Selection(np.array(sorted(chosen), dtype=np.int64), len(rows), len(rows) - len(chosen))
-
-
-def _key(pair: NDArray[np.int64]) -> tuple[int, int]:
-    a, b = pair.tolist()
-    return (a, b) if a < b else (b, a)

@@ -64,6 +64,11 @@ def _required(value: float | int | None, name: str) -> float:
 SMALL_SIDE = 256  # pixels: below this short side, a picture counts as a thumbnail
 TRUSTED_INLIERS = 15  # inliers below which a homography's inlier ratio is not evidence
 
+
+def _hash_close(s: PairSignals) -> float:
+    return math.exp(-(s.phash + s.dhash + s.whash) / 18.0)
+
+
 # Every feature the decision model may use, by name; a calibration file lists the ones it uses.
 # Hash distances are scaled to [0, 2] (32 bits = unrelated), so coefficients are comparable.
 FEATURES: dict[str, Callable[[PairSignals], float]] = {
@@ -74,14 +79,13 @@ FEATURES: dict[str, Callable[[PairSignals], float]] = {
     # cosine but a 0-bit hash in its orientation): a saturating term lets a linear model say
     # so. One term over the three hashes, not three: they are so correlated that separate
     # terms get coefficients of opposite signs, which no one could read.
-    "hash_close": lambda s: math.exp(-(s.phash + s.dhash + s.whash) / 18.0),
+    "hash_close": lambda s: _hash_close(s),
     "cosine": lambda s: _required(s.cosine, "cosine"),
     # A thumbnail's embedding says little (a 64-px copy of a photo: cosine 0.6) and it has too
     # few keypoints to check, while its hashes still match bit for bit: how much the hashes
     # should count grows as the smaller picture shrinks below SMALL_SIDE.
     "hash_close_small": lambda s: (
-        math.exp(-(s.phash + s.dhash + s.whash) / 18.0)
-        * max(0.0, math.log(SMALL_SIDE / max(s.short_side or SMALL_SIDE, 1)))
+        _hash_close(s) * max(0.0, math.log(SMALL_SIDE / max(s.short_side or SMALL_SIDE, 1)))
     ),
     # Spreads out the top of the cosine scale, where near-duplicates and look-alikes differ.
     "cosine_gap": lambda s: -math.log(1.0001 - _required(s.cosine, "cosine")),
