@@ -21,7 +21,7 @@ from PIL import Image
 from ndid_desktop.engine.config import Root, ScanConfig
 from ndid_desktop.engine.executors import in_process
 from ndid_desktop.engine.features import extract as features_module
-from ndid_desktop.engine.features.cache import FeatureCache
+from ndid_desktop.engine.features.cache import CachedImage, FeatureCache, VoteRow, VoteWrite
 from ndid_desktop.engine.features.encoders import LITE0, Encoder
 from ndid_desktop.engine.features.extract import FeatureSet, compute_features
 from ndid_desktop.engine.features.local import LocalFeatures
@@ -30,7 +30,7 @@ from ndid_desktop.engine.files.fingerprint import fingerprint_file
 from ndid_desktop.engine.match.verify import ORB_HOMOGRAPHY, OrbHomography
 from ndid_desktop.engine.progress import CancelToken, ProgressEvent, ScanCancelled
 from ndid_desktop.engine.report import from_json, to_json
-from ndid_desktop.engine.types import Group, ImageInfo, Member, ScanReport, ScanStats
+from ndid_desktop.engine.types import FileEntry, Group, ImageInfo, Member, ScanReport, ScanStats
 
 from .conftest import textured
 
@@ -370,3 +370,63 @@ def test_a_worker_that_dies_costs_the_file_that_killed_it(tmp_path: Path) -> Non
     reasons = {Path(s.path).name: s.error for s in got.skipped}
     assert reasons["p00-deadly.jpg"] == "the image decoder crashed on it"
     assert set(reasons) == {"p00-deadly.jpg", "broken.jpg"} and len(got.entries) == 30
+
+
+def test_cache_of_schema_8_keeps_every_row_and_gains_the_vote_index(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    entry = FileEntry("/lib/a.jpg", "/lib", False, 10, 1)
+    other = FileEntry("/lib/b.jpg", "/lib", False, 20, 1)
+    image = CachedImage(None, None, None, "fp-a", "digest-a")
+    with FeatureCache(path) as cache:
+        cache.store([(entry, image), (other, image)], local=[(entry.path, b"orb")], extractor="k")
+        cache.store_verification(entry, other, 0, (1.0, 2.0), "v@1")
+        row = VoteRow(0, b"a", b"neighbours", b"probes")
+        cache.store_vote_state("s", VoteWrite(1, 1, (0,), (row,), b"index", rebuilt=True))
+        assert cache.lookup_vote_state("s") is not None
+    with closing(sqlite3.connect(path)) as db, db:  # what schema 8 had
+        for table in ("vote_state", "vote_index", "vote_members"):
+            db.execute(f"DROP TABLE {table}")
+        db.execute("UPDATE meta SET value='8' WHERE key='schema'")
+    with FeatureCache(path) as cache:
+        assert cache.warnings == [] and cache.count() == 2
+        assert cache.lookup_images([entry])[entry.path] == image
+        assert cache.lookup_local([entry], "k") == {entry.path: b"orb"}
+        assert cache.lookup_verification(entry, other, 0, "v@1") == (1.0, 2.0)
+        assert cache.lookup_vote_state("s") is None  # built by the next scan's votes
+        cache.store_vote_state("s", VoteWrite(1, 1, (0,), (row,), b"index", rebuilt=True))
+        state = cache.lookup_vote_state("s")
+        stored = cache.lookup_vote_index("s", [0])
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("9",)
+    assert state is not None and state.members == {0: (b"a", b"neighbours")}
+    assert stored == (b"index", {0: b"probes"})
+
+
+def test_the_vote_state_reads_back_only_its_live_members(tmp_path: Path) -> None:
+    rows = tuple(VoteRow(m, bytes([m]), b"n%d" % m, b"p") for m in range(3))
+    with FeatureCache(tmp_path / "c.sqlite") as cache:
+        cache.store_vote_state("s", VoteWrite(3, 3, (0, 1, 2), rows, b"index", rebuilt=True))
+        # Member 1 leaves, member 3 comes; the index is unchanged (None).
+        new = VoteRow(3, b"d", b"n3", b"p")
+        cache.store_vote_state("s", VoteWrite(3, 4, (0, 2, 3), (new,), None, False, base=3))
+        state = cache.lookup_vote_state("s")
+        assert cache.lookup_vote_state("other settings") is None
+        stored = cache.lookup_vote_index("s", [0, 1, 3])
+    assert state is not None and (state.trained, state.next_member) == (3, 4)
+    assert state.members == {0: (b"\0", b"n0"), 2: (b"\2", b"n2"), 3: (b"d", b"n3")}
+    assert stored == (b"index", {0: b"p", 3: b"p"})
+
+
+def test_an_update_of_a_vote_state_another_scan_changed_drops_it(tmp_path: Path) -> None:
+    rows = tuple(VoteRow(m, bytes([m]), b"n", b"p") for m in range(2))
+    with FeatureCache(tmp_path / "c.sqlite") as cache:
+        cache.store_vote_state("s", VoteWrite(2, 2, (0, 1), rows, b"index", rebuilt=True))
+        # Two scans read the state at next_member 2 and each added a member numbered 2.
+        mine = VoteRow(2, b"mine", b"n", b"p")
+        theirs = VoteRow(2, b"theirs", b"n", b"p")
+        cache.store_vote_state("s", VoteWrite(2, 3, (0, 1, 2), (mine,), None, False, base=2))
+        updated = cache.lookup_vote_state("s")
+        cache.store_vote_state("s", VoteWrite(2, 3, (0, 1, 2), (theirs,), None, False, base=2))
+        assert cache.lookup_vote_state("s") is None
+        assert cache.lookup_vote_index("s", [0]) is None
+    assert updated is not None and updated.members[2] == (b"mine", b"n")

@@ -5,6 +5,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ndid_desktop.engine.config import Root, ScanConfig
 from ndid_desktop.engine.evaluation.attacks import EDITS_BY_NAME, apply_edit
@@ -13,6 +14,7 @@ from ndid_desktop.engine.features.encoders import Encoder
 from ndid_desktop.engine.features.extract import compute_features
 from ndid_desktop.engine.features.model_sets import model_set
 from ndid_desktop.engine.files.discover import discover
+from ndid_desktop.engine.match import vote_index
 from ndid_desktop.engine.match.candidates import candidate_pairs
 from ndid_desktop.engine.match.keypoint_votes import voted_pairs
 from ndid_desktop.engine.match.verify import VERIFIERS
@@ -22,8 +24,14 @@ from .conftest import dev_photos
 HARD = ("screenshot", "print-scan", "crop-40", "rotate-25")
 
 
-def test_votes_propose_hard_copies_and_little_else(tmp_path: Path, encoder: Encoder) -> None:
+def test_votes_propose_hard_copies_and_little_else(
+    tmp_path: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from PIL import Image
+
+    builds: list[int] = []
+    build = vote_index.build_index
+    monkeypatch.setattr(vote_index, "build_index", lambda d: builds.append(len(d)) or build(d))
 
     photos = dev_photos(10, offset=40)
     library = tmp_path / "library"
@@ -48,6 +56,11 @@ def test_votes_propose_hard_copies_and_little_else(tmp_path: Path, encoder: Enco
         votes = voted_pairs(features, reps, cache, verifier, config)
         off = voted_pairs(features, reps, cache, verifier, ScanConfig(keypoint_votes=False))
         both = candidate_pairs(features, reps, config, votes.pairs)
+    with FeatureCache(config.cache_path) as cache:  # a re-scan: the votes come from the cache
+        again = voted_pairs(features, reps, cache, verifier, config)
+    assert builds == [len(features.entries)]
+    assert again.pairs.tolist() == votes.pairs.tolist()
+    assert again.votes.tolist() == votes.votes.tolist()
     names = [Path(e.path).stem for e in features.entries]
     picture = {"original", *HARD}
     voted = {frozenset((names[a], names[b])) for a, b in votes.pairs.tolist()}

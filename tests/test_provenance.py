@@ -414,7 +414,7 @@ def test_a_schema_7_cache_is_upgraded_in_place_and_reads_each_picture_once_more(
         again = _scan(folder, cache)
         kept = cache._db.execute("SELECT COUNT(*) FROM verifications").fetchone()[0]
         version = cache._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
-    assert version == str(cache_module.SCHEMA_VERSION) == "8"
+    assert version == str(cache_module.SCHEMA_VERSION) == "9"
     assert (upgraded.decoded, upgraded.from_cache) == (3, 1)  # the broken file stays remembered
     assert (again.decoded, again.from_cache) == (0, 4)
     assert kept == 1

@@ -3,7 +3,9 @@
 A re-scan of an unchanged library reads every feature from here and decodes nothing. Rows are
 written once per batch, so a cancelled or crashed scan resumes where it stopped. The schema
 version covers the hash algorithms; each encoder's vectors are keyed by its name and version,
-each verifier's local features and verifications by what it says (verify.PairVerifier).
+each verifier's local features and verifications by what it says (verify.PairVerifier). The
+keypoint-vote index (match/vote_index.py) keeps its state here too, keyed by its settings and
+each picture's identity.
 
 The cache is only ever a speed-up, so no failure of it may stop a scan: a damaged file is moved
 aside and rebuilt; a write the disk refuses (full, read-only, locked) sends the rest of the
@@ -28,9 +30,9 @@ from numpy.typing import NDArray
 
 from ndid_desktop.engine.types import FileEntry, ImageInfo
 
-SCHEMA_VERSION = 8  # bump when hashes or the stored layout change: old rows are dropped
-# Versions that _migrate upgrades in place instead of dropping (see _upgrade_from_5, 6 and 7).
-_UPGRADABLE = {5, 6, 7}
+SCHEMA_VERSION = 9  # bump when hashes or the stored layout change: old rows are dropped
+# Versions that _migrate upgrades in place instead of dropping (see _upgrade_from_5 to 8).
+_UPGRADABLE = {5, 6, 7, 8}
 HASH_SHAPE = (3, 8, 8)
 MEMORY = ":memory:"
 # Each recovery moves one step towards memory (file -> rebuilt file -> memory), so two are
@@ -39,6 +41,41 @@ _ATTEMPTS = 3
 
 _T = TypeVar("_T")
 _K = TypeVar("_K")
+
+
+@dataclass(frozen=True)
+class VoteRow:
+    """One picture in the keypoint-vote index's state; the bytes are match/vote_index.py's."""
+
+    member: int  # its number in the index (descriptor ids are derived from it)
+    identity: bytes  # entry_identity: a changed file is another member
+    neighbours: bytes
+    probes: bytes
+
+
+@dataclass(frozen=True)
+class VoteState:
+    """What the vote index reads back for its settings: the live members by number."""
+
+    trained: int  # members holding descriptors when the index was trained
+    next_member: int
+    members: dict[int, tuple[bytes, bytes]]  # member -> (identity, neighbours)
+
+
+@dataclass(frozen=True)
+class VoteWrite:
+    """One update of the vote index's state, written in one transaction."""
+
+    trained: int
+    next_member: int
+    live: tuple[int, ...]  # every member of the new state; rows of others are ignored
+    rows: tuple[VoteRow, ...]  # the new or changed ones
+    index: bytes | None  # the serialised index; b"" when there is none, None: unchanged
+    rebuilt: bool  # every earlier row of these settings goes
+    # The next_member of the state the update was made from (None: there was none). Should
+    # another scan have written since, the update is not written and the state is dropped
+    # instead (the next scan builds it afresh): two updates of one state would mix members.
+    base: int | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +94,12 @@ def _key(path: str) -> bytes:
 
 def _identity(entry: FileEntry) -> bytes:
     return _key(entry.path) + f"\0{entry.size}\0{entry.mtime_ns}".encode()
+
+
+def entry_identity(entry: FileEntry, fingerprint: str) -> bytes:
+    """A file's identity with its content fingerprint ("" if unknown): what the vote index
+    keys a picture by, so that a changed file is never taken for the one it replaced."""
+    return _identity(entry) + f"\0{fingerprint}".encode()
 
 
 def _error_code(exc: sqlite3.Error) -> int:
@@ -129,6 +172,8 @@ def _migrate(db: sqlite3.Connection) -> None:
             _upgrade_from_6(db)
         if version == 7:
             _upgrade_from_7(db)
+        if version in (5, 6, 7, 8):
+            _upgrade_from_8(db)
         if version not in _UPGRADABLE:
             _create_tables(db)
         db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
@@ -160,6 +205,12 @@ def _upgrade_from_7(db: sqlite3.Connection) -> None:
     db.execute("UPDATE files SET pixel_digest=NULL WHERE error IS NULL")
 
 
+def _upgrade_from_8(db: sqlite3.Connection) -> None:
+    # Version 9 only adds the keypoint-vote index's tables; every other row stays valid. The
+    # first scan after the upgrade builds the index once (as every scan did before).
+    _create_vote_tables(db)
+
+
 def _create_tables(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE IF EXISTS embeddings")
     db.execute("DROP TABLE IF EXISTS files")
@@ -173,6 +224,25 @@ def _create_tables(db: sqlite3.Connection) -> None:
         " vector BLOB NOT NULL, PRIMARY KEY (path, encoder))"
     )
     _create_verifier_tables(db)
+    _create_vote_tables(db)
+
+
+def _create_vote_tables(db: sqlite3.Connection) -> None:
+    for table in ("vote_state", "vote_index", "vote_members"):
+        db.execute(f"DROP TABLE IF EXISTS {table}")
+    # One state per settings key (match/vote_index.py); `members` lists the live members (int64),
+    # so that rows a later write could not delete (written to the spill) are never read back.
+    db.execute(
+        "CREATE TABLE vote_state (settings TEXT PRIMARY KEY, trained INTEGER NOT NULL,"
+        " next_member INTEGER NOT NULL, members BLOB NOT NULL)"
+    )
+    # Apart from the state: a re-scan of an unchanged library reads the neighbours only.
+    db.execute("CREATE TABLE vote_index (settings TEXT PRIMARY KEY, data BLOB NOT NULL)")
+    db.execute(
+        "CREATE TABLE vote_members (settings TEXT NOT NULL, member INTEGER NOT NULL,"
+        " identity BLOB NOT NULL, neighbours BLOB NOT NULL, probes BLOB NOT NULL,"
+        " PRIMARY KEY (settings, member))"
+    )
 
 
 def _create_verifier_tables(db: sqlite3.Connection) -> None:
@@ -518,11 +588,110 @@ class FeatureCache:
     ) -> None:
         self.store_verifications([(a, b, orientation, result)], verifier)
 
+    def lookup_vote_state(self, settings: str) -> VoteState | None:
+        """The keypoint-vote index's live members and their neighbours (not the index)."""
+
+        def query(
+            db: sqlite3.Connection,
+        ) -> tuple[VoteState | None, dict[int, tuple[bytes, bytes]]]:
+            row = db.execute(
+                "SELECT trained, next_member, members FROM vote_state WHERE settings=?",
+                (settings,),
+            ).fetchone()
+            rows = db.execute(
+                "SELECT member, identity, neighbours FROM vote_members WHERE settings=?",
+                (settings,),
+            ).fetchall()
+            members = {int(m): (bytes(i), bytes(n)) for m, i, n in rows}
+            if row is None:
+                return None, members
+            live = {int(m): (b"", b"") for m in np.frombuffer(row[2], np.int64).tolist()}
+            return VoteState(int(row[0]), int(row[1]), live), members
+
+        found = self._read(query)
+        states = [state for state, _ in found if state is not None]
+        if not states:
+            return None
+        # The last state read is the newest (the spill's, when writes went there); its members
+        # may sit in either store, a later write overriding an earlier one.
+        rows = _merged([members for _, members in found])
+        state = states[-1]
+        return VoteState(
+            state.trained,
+            state.next_member,
+            {m: rows[m] for m in sorted(state.members) if m in rows},
+        )
+
+    def lookup_vote_index(
+        self, settings: str, members: Iterable[int]
+    ) -> tuple[bytes, dict[int, bytes]] | None:
+        """The serialised vote index and the probes of ``members``; None when none is stored."""
+        wanted = list(members)
+
+        def query(db: sqlite3.Connection) -> tuple[bytes | None, dict[int, bytes]]:
+            row = db.execute("SELECT data FROM vote_index WHERE settings=?", (settings,)).fetchone()
+            probes: dict[int, bytes] = {}
+            with closing(db.cursor()) as cur:
+                for member in wanted:
+                    found = cur.execute(
+                        "SELECT probes FROM vote_members WHERE settings=? AND member=?",
+                        (settings, member),
+                    ).fetchone()
+                    if found is not None:
+                        probes[member] = bytes(found[0])
+            return (bytes(row[0]) if row is not None else None), probes
+
+        found = self._read(query)
+        data = [d for d, _ in found if d is not None]
+        if not data or not data[-1]:
+            return None
+        return data[-1], _merged([p for _, p in found])
+
+    def store_vote_state(self, settings: str, write: VoteWrite) -> None:
+        """Write one update of the vote index's state (VoteWrite) in one transaction."""
+        rows = [(settings, r.member, r.identity, r.neighbours, r.probes) for r in write.rows]
+        live = np.asarray(write.live, dtype=np.int64).tobytes()
+
+        def statements(db: sqlite3.Connection) -> None:
+            if write.rebuilt:
+                db.execute("DELETE FROM vote_members WHERE settings=?", (settings,))
+            elif _vote_base(db, settings) != write.base:
+                for table in ("vote_state", "vote_index", "vote_members"):
+                    db.execute(f"DELETE FROM {table} WHERE settings=?", (settings,))
+                return
+            else:
+                # Members that left: their rows would only be skipped, so they go now.
+                kept = set(write.live)
+                gone = [
+                    (settings, m)
+                    for (m,) in db.execute(
+                        "SELECT member FROM vote_members WHERE settings=?", (settings,)
+                    ).fetchall()
+                    if m not in kept
+                ]
+                db.executemany("DELETE FROM vote_members WHERE settings=? AND member=?", gone)
+            db.executemany("INSERT OR REPLACE INTO vote_members VALUES (?, ?, ?, ?, ?)", rows)
+            db.execute(
+                "INSERT OR REPLACE INTO vote_state VALUES (?, ?, ?, ?)",
+                (settings, write.trained, write.next_member, live),
+            )
+            if write.index is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO vote_index VALUES (?, ?)", (settings, write.index)
+                )
+
+        self._write(statements)
+
     def count(self) -> int:
         def query(db: sqlite3.Connection) -> int:
             return int(db.execute("SELECT COUNT(*) FROM files").fetchone()[0])
 
         return self._read(query)[0]
+
+
+def _vote_base(db: sqlite3.Connection, settings: str) -> int | None:
+    row = db.execute("SELECT next_member FROM vote_state WHERE settings=?", (settings,)).fetchone()
+    return int(row[0]) if row is not None else None
 
 
 def _merged(found: list[dict[_K, _T]]) -> dict[_K, _T]:
