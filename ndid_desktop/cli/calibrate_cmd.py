@@ -7,7 +7,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ndid_desktop.engine.config import MODEL_SETS
+from ndid_desktop.engine.config import MODEL_SETS, ScanConfig
+
+# evaluation/public_sets.LAYOUTS, spelled here: building the parser must not load the evaluation
+EVAL_LAYOUTS = ("auto", "manifest", "copydays", "ukbench")
 
 if TYPE_CHECKING:  # imported when run: `ndid --help` and scans must not load the evaluation
     from ndid_desktop.engine.evaluation.calibration_run import CalibrationRequest, CalibrationRun
@@ -67,27 +70,8 @@ def add_eval_parser(sub: Any) -> None:
     make = esub.add_parser("make-dataset", help="write originals, edited copies and a manifest")
     make.add_argument("photos", type=Path)
     make.add_argument("out", type=Path)
-    make.add_argument("--split", choices=("train", "test", "all"), default="test")
-    make.add_argument("--max-photos", type=int, default=None)
-    make.add_argument(
-        "--edits-per-photo",
-        type=int,
-        default=None,
-        help="random edits per photo (default: every edit; ignored with --lifelike)",
-    )
-    make.add_argument(
-        "--distractors",
-        type=int,
-        default=0,
-        help="also add this many untouched photos from the other split",
-    )
+    _add_dataset_options(make, lifelike=True)
     make.add_argument("--seed", type=int, default=0)
-    make.add_argument(
-        "--tier",
-        choices=("easy", "medium", "hard"),
-        default=None,
-        help="only the edits of this tier (default: every edit; ignored with --lifelike)",
-    )
     make.add_argument(
         "--lifelike",
         action="store_true",
@@ -95,18 +79,82 @@ def add_eval_parser(sub: Any) -> None:
         "DCIM, with backups, messenger copies, exports, edits and screenshots of them",
     )
     make.set_defaults(handler=run_make_dataset)
-    score = esub.add_parser("score", help="scan a dataset and score the result")
+    score = esub.add_parser(
+        "score",
+        help="scan a dataset and score the result (ours, Copydays or UKBench)",
+        description="Scans a labelled dataset and scores its groups. DATASET is a folder made "
+        "by `ndid eval make-dataset` (its manifest.json), an INRIA Copydays tree (original/, "
+        "strong/, crops/<percent>/, jpegqual/<quality>/; a file's block, the first four digits "
+        "of its name, is its picture) or a UKBench folder (ukbench00000.jpg, ... or full/ with "
+        "them; four consecutive numbers per object). UKBench's groups are four views of one "
+        "object, not copies of one photo: not near-duplicates in NDID's sense, so their score "
+        "is reported for comparison only. The feature cache is kept in DATASET "
+        "(.ndid-cache.sqlite), so a second run reads no image again.",
+    )
     score.add_argument("dataset", type=Path)
     score.add_argument(
-        "--models", "--model-set", dest="model_set", choices=MODEL_SETS, default="standard"
+        "--layout",
+        choices=EVAL_LAYOUTS,
+        default="auto",
+        help="how DATASET is labelled: manifest (ndid eval make-dataset), copydays, ukbench; "
+        "default auto: manifest.json if present, else the public layout the folder has",
     )
-    score.add_argument("--calibration", type=Path, default=None)
-    score.add_argument("--threshold", type=float, default=None)
+    _add_scan_options(score)
     score.add_argument("--markdown", type=Path, default=None, help="also write the summary here")
     score.set_defaults(handler=run_score)
+    seeds = esub.add_parser(
+        "seeds",
+        help="make and score the edit dataset with several generator seeds: mean ± spread",
+        description="Makes the dataset `ndid eval make-dataset` makes once per generator seed "
+        "(OUT/seed-N/), scores each as `ndid eval score` does, and reports precision, recall, "
+        "keeper accuracy and recall by tier and by edit as mean ± sample standard deviation "
+        "across seeds (with min and max), in OUT/seeds.md and OUT/seeds.json. `ndid eval report "
+        "OUT/seed-N --out DIR --seed-stability OUT/seeds.json` adds it to a report.",
+    )
+    seeds.add_argument("photos", type=Path)
+    seeds.add_argument("out", type=Path, help="folder for each seed's dataset and seeds.md/.json")
+    seeds.add_argument("--seeds", type=int, default=3, help="how many seeds (default: 3)")
+    seeds.add_argument("--first-seed", type=int, default=0, help="seeds run from here up")
+    _add_dataset_options(seeds)
+    _add_scan_options(seeds)
+    seeds.set_defaults(handler=run_seeds)
     from ndid_desktop.cli.eval_report import add_report_parser
 
     add_report_parser(esub)
+
+
+def _add_dataset_options(p: Any, lifelike: bool = False) -> None:
+    """The options that say which edited dataset to make (make-dataset and seeds)."""
+    unless = "; ignored with --lifelike" if lifelike else ""
+    p.add_argument("--split", choices=("train", "test", "all"), default="test")
+    p.add_argument("--max-photos", type=int, default=None)
+    p.add_argument(
+        "--edits-per-photo",
+        type=int,
+        default=None,
+        help=f"random edits per photo (default: every edit{unless})",
+    )
+    p.add_argument(
+        "--distractors",
+        type=int,
+        default=0,
+        help="also add this many untouched photos from the other split",
+    )
+    p.add_argument(
+        "--tier",
+        choices=("easy", "medium", "hard"),
+        default=None,
+        help=f"only the edits of this tier (default: every edit{unless})",
+    )
+
+
+def _add_scan_options(p: Any) -> None:
+    """The options of the scan that is scored (score and seeds)."""
+    p.add_argument(
+        "--models", "--model-set", dest="model_set", choices=MODEL_SETS, default="standard"
+    )
+    p.add_argument("--calibration", type=Path, default=None)
+    p.add_argument("--threshold", type=float, default=None)
 
 
 def run_make_dataset(args: argparse.Namespace) -> int:
@@ -239,16 +287,17 @@ def _direction_note(run: CalibrationRun) -> str:
 def run_score(args: argparse.Namespace) -> int:
     from ndid_desktop.cli.progress import TerminalProgress
     from ndid_desktop.engine.evaluation.group_scores import format_score
+    from ndid_desktop.engine.evaluation.public_sets import LayoutError, labelled_folder
     from ndid_desktop.engine.evaluation.summary import score_dataset
-    from ndid_desktop.workspace import DataFolder, ScanOptions, evaluation_config
 
-    options = ScanOptions(
-        model_set=args.model_set, threshold=args.threshold, calibration=args.calibration
-    )
-    config = evaluation_config(DataFolder.at(args.data_dir), options)
+    try:
+        labelled = labelled_folder(args.dataset, args.layout)
+    except LayoutError as exc:
+        print(f"ndid: {exc}", file=sys.stderr)
+        return 2
     progress = TerminalProgress()
     try:
-        result = score_dataset(args.dataset, config, progress)
+        result = score_dataset(labelled.root, _eval_config(args), progress, labelled.rows)
     finally:
         progress.close()
     s = result.stats
@@ -257,7 +306,72 @@ def run_score(args: argparse.Namespace) -> int:
         f"{s.gated_pairs} gated to the keypoint check ({result.gated_share:.1%}),"
         f" {result.skipped} skipped, {result.seconds:.0f} s"
     )
+    if labelled.layout != "manifest":
+        text = f"{labelled.layout} layout, {len(labelled.rows)} files in {labelled.root}\n" + text
+    if labelled.note:
+        text += f"\n\nnote: {labelled.note}"
     print(text)
     if args.markdown:
         args.markdown.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+def _eval_config(args: argparse.Namespace) -> ScanConfig:
+    from ndid_desktop.workspace import DataFolder, ScanOptions, evaluation_config
+
+    options = ScanOptions(
+        model_set=args.model_set, threshold=args.threshold, calibration=args.calibration
+    )
+    return evaluation_config(DataFolder.at(args.data_dir), options)
+
+
+def run_seeds(args: argparse.Namespace) -> int:
+    import json
+
+    from ndid_desktop.cli.progress import TerminalProgress
+    from ndid_desktop.engine.evaluation.dataset import TooFewPhotosError
+    from ndid_desktop.engine.evaluation.seed_stability import (
+        SeedFolderInUseError,
+        SeedRequest,
+        format_stability,
+        run_seeds,
+        stability_json,
+    )
+
+    if args.seeds < 1:
+        print("ndid: --seeds must be at least 1", file=sys.stderr)
+        return 2
+    if not args.photos.is_dir():
+        print(f"ndid: folder not found: {args.photos}", file=sys.stderr)
+        return 2
+    request = SeedRequest(
+        photos=args.photos,
+        out=args.out,
+        seeds=tuple(range(args.first_seed, args.first_seed + args.seeds)),
+        split=args.split,
+        max_photos=args.max_photos,
+        edits_per_photo=args.edits_per_photo,
+        distractors=args.distractors,
+        tier=args.tier,
+    )
+    progress = TerminalProgress()
+
+    def note(seed: int, step: str) -> None:
+        print(f"seed {seed}: {step} the dataset...", file=sys.stderr)
+
+    try:
+        result = run_seeds(request, _eval_config(args), progress, note)
+    except TooFewPhotosError as exc:
+        print(f"ndid: only {exc.found} photos; fewer distractors please", file=sys.stderr)
+        return 2
+    except SeedFolderInUseError as exc:
+        print(f"ndid: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        progress.close()
+    text = format_stability(result)
+    (args.out / "seeds.json").write_text(json.dumps(stability_json(result), indent=2) + "\n",
+                                         encoding="utf-8")  # fmt: skip
+    (args.out / "seeds.md").write_text(text + "\n", encoding="utf-8")
+    print(text)
     return 0

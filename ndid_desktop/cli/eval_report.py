@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported when run: building the parser must not load the evaluation
+    from ndid_desktop.engine.evaluation.seed_stability import SeedStability
     from ndid_desktop.engine.evaluation.summary import EvaluationReport
 
 _TIER_ORDER = {"easy": 0, "medium": 1, "hard": 2}
@@ -19,14 +20,36 @@ _TIER_COLOURS = {"easy": "tab:green", "medium": "tab:orange", "hard": "tab:red"}
 
 
 def add_report_parser(esub: Any) -> None:
-    p = esub.add_parser("report", help="plots, calibration quality and the ablation table")
+    from ndid_desktop.cli.calibrate_cmd import EVAL_LAYOUTS
+
+    p = esub.add_parser(
+        "report",
+        help="plots, calibration quality and the ablation table",
+        description="Scans DATASET with the standard set, scores it and measures its candidate "
+        "pairs stage by stage. DATASET is read as `ndid eval score` reads it (--layout).",
+    )
     p.add_argument("dataset", type=Path)
+    p.add_argument(
+        "--layout",
+        choices=EVAL_LAYOUTS,
+        default="auto",
+        help="how DATASET is labelled, as for ndid eval score (default: auto)",
+    )
     p.add_argument("--out", type=Path, required=True, help="folder for report.md, .json, .png")
     p.add_argument("--calibration", type=Path, default=None)
+    p.add_argument(
+        "--seed-stability",
+        type=Path,
+        default=None,
+        metavar="SEEDS_JSON",
+        help="add the mean ± spread over generator seeds that `ndid eval seeds` wrote "
+        "(its seeds.json) to report.md and report.json",
+    )
     p.set_defaults(handler=run_report)
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from ndid_desktop.engine.evaluation.public_sets import LayoutError, labelled_folder
     from ndid_desktop.engine.evaluation.summary import evaluate_dataset
     from ndid_desktop.engine.extras import CALIBRATE, lacking
     from ndid_desktop.workspace import DataFolder
@@ -35,15 +58,50 @@ def run_report(args: argparse.Namespace) -> int:
     if problem is not None:  # said before the scan, not after it
         print(f"ndid: ndid eval report draws its plots with {problem}", file=sys.stderr)
         return 1
+    seeds = _read_seeds(args.seed_stability)
+    if isinstance(seeds, str):
+        print(f"ndid: {seeds}", file=sys.stderr)
+        return 2
+    try:
+        labelled = labelled_folder(args.dataset, args.layout)
+    except LayoutError as exc:
+        print(f"ndid: {exc}", file=sys.stderr)
+        return 2
     args.out.mkdir(parents=True, exist_ok=True)
     models = DataFolder.at(args.data_dir).models_dir
-    report = evaluate_dataset(args.dataset, models, args.calibration)
-    (args.out / "report.json").write_text(json.dumps(_json(report), indent=2) + "\n", "utf-8")
+    report = evaluate_dataset(labelled.root, models, args.calibration, labelled.rows)
+    data = _json(report)
+    if labelled.layout != "manifest":
+        data["layout"] = {"name": labelled.layout, "note": labelled.note}
+    if seeds is not None:
+        from ndid_desktop.engine.evaluation.seed_stability import stability_json
+
+        data["seed_stability"] = stability_json(seeds)
+    (args.out / "report.json").write_text(json.dumps(data, indent=2) + "\n", "utf-8")
     plots = _plots(report, args.out)
     text = _markdown(report, plots)
+    if labelled.note:
+        text += f"\n\nNote ({labelled.layout}): {labelled.note}."
+    if seeds is not None:
+        from ndid_desktop.engine.evaluation.seed_stability import format_stability
+
+        text += "\n\n" + format_stability(seeds)
     (args.out / "report.md").write_text(text + "\n", "utf-8")
     print(text)
     return 0
+
+
+def _read_seeds(path: Path | None) -> SeedStability | str | None:
+    """The seed stability in ``path`` (None without one), or what is wrong with the file:
+    said before the scan, not after it."""
+    from ndid_desktop.engine.evaluation.seed_stability import read_stability
+
+    if path is None:
+        return None
+    try:
+        return read_stability(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"cannot read the seed stability in {path} (ndid eval seeds writes it): {exc!r}"
 
 
 def _json(report: EvaluationReport) -> dict[str, Any]:
@@ -202,11 +260,11 @@ def _plots(report: EvaluationReport, out: Path) -> list[Path]:
     paths.append(_save(fig, out / "reliability.png"))
 
     fig, ax = plt.subplots(figsize=(9, 5))
-    edits = sorted(report.groups.by_edit, key=lambda e: (_TIER_ORDER[e.tier], e.edit))
+    edits = sorted(report.groups.by_edit, key=lambda e: (_TIER_ORDER.get(e.tier, 3), e.edit))
     ax.bar(
         [e.edit for e in edits],
         [e.recall for e in edits],
-        color=[_TIER_COLOURS[e.tier] for e in edits],
+        color=[_TIER_COLOURS.get(e.tier, "tab:grey") for e in edits],
     )
     ax.set(ylabel="recall (copy grouped with its original)", ylim=(0, 1.05), title="Recall by edit")
     ax.tick_params(axis="x", rotation=75, labelsize=8)

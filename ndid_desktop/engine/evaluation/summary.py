@@ -68,10 +68,14 @@ class DatasetScore:
 
 
 def score_dataset(
-    dataset: Path, config: ScanConfig, progress: ProgressCallback = null_progress
+    dataset: Path,
+    config: ScanConfig,
+    progress: ProgressCallback = null_progress,
+    rows: Sequence[ManifestRow] | None = None,
 ) -> DatasetScore:
-    """Scan a labelled dataset (through its own cache) and score the groups."""
-    rows = read_manifest(dataset)
+    """Scan a labelled dataset (through its own cache) and score the groups against ``rows``
+    (default: its manifest.json; public_sets reads the public benchmarks' layouts)."""
+    rows = read_manifest(dataset) if rows is None else rows
     config = replace(config, cache_path=dataset_cache(dataset))
     started = time.perf_counter()
     report = scan([Root(dataset)], config, progress)
@@ -170,12 +174,16 @@ def candidate_sources(
 
 
 def evaluate_dataset(
-    dataset: Path, models_dir: Path | None = None, calibration_path: Path | None = None
+    dataset: Path,
+    models_dir: Path | None = None,
+    calibration_path: Path | None = None,
+    rows: Sequence[ManifestRow] | None = None,
 ) -> EvaluationReport:
-    """Scan a labelled dataset with the standard set and score the groups, then measure its
-    candidate pairs stage by stage. Features and keypoint checks come from the dataset's cache,
-    so after `ndid eval score` this takes seconds."""
-    rows = read_manifest(dataset)
+    """Scan a labelled dataset with the standard set and score the groups against ``rows``
+    (default: its manifest.json), then measure its candidate pairs stage by stage. Features
+    and keypoint checks come from the dataset's cache, so after `ndid eval score` this takes
+    seconds."""
+    rows = read_manifest(dataset) if rows is None else rows
     cache_file = dataset_cache(dataset)
     config = ScanConfig(
         cache_path=cache_file, models_dir=models_dir, calibration_path=calibration_path
