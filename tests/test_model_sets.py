@@ -69,9 +69,9 @@ def _thorough_calibration(folder: Path) -> None:
     )
     data["model_set"] = "thorough"
     data["encoder"] = model_set("thorough").signature
-    # A thorough fit keeps the band's low edge (calibrate.choose_gate: CLIP only for pairs the
-    # cheap signals leave ambiguous); the standard set's band starts at 0.
-    data["gate"] = [0.077, data["gate"][1]]
+    # A thorough fit keeps a band (calibrate.choose_gate: CLIP only for pairs the cheap signals
+    # leave ambiguous); the standard set's band is every pair, so a thorough-like one is set.
+    data["gate"] = [0.077, 0.957]
     verified = data["stages"]["verified"]
     verified["features"].append("gate_cosine_gap")
     verified["coef"].append(0.5)

@@ -273,7 +273,7 @@ SCREEN = (1170, 2532)  # an iPhone 13's screen in pixels
 STATUS_BAR = 47
 
 
-def _phone_screen(image: Image.Image) -> Image.Image:
+def phone_screen(image: Image.Image) -> Image.Image:
     """``image`` shown full width on a phone, as its screenshot captures it."""
     canvas = Image.new("RGB", SCREEN, (28, 28, 30))
     draw = ImageDraw.Draw(canvas)
@@ -292,7 +292,7 @@ def _phone_screen(image: Image.Image) -> Image.Image:
 def _phone_screenshot(shot: Shot, data: bytes, rng: random.Random) -> Copy:
     taken = _later(shot, rng, DAY, 3 * YEAR)
     name = f"Screenshot_{_day(taken):%Y%m%d-%H%M%S}.png"
-    return Copy(f"Screenshots/{name}", _encode(_phone_screen(shot.image), "PNG"), taken)
+    return Copy(f"Screenshots/{name}", _encode(phone_screen(shot.image), "PNG"), taken)
 
 
 BACKUP = "backup"
