@@ -51,7 +51,7 @@ def test_scan_writes_json_and_csv_reports(tmp_path: Path) -> None:
     assert group["keep"] == str(lib / "a.jpg")
     assert group["members"][1]["path"] == str(lib / "a-small.jpg")
     assert 0.5 < group["members"][1]["probability"] <= 1.0
-    assert "resized" in group["members"][1]["reason"]
+    assert "smaller: 50%" in group["members"][1]["reason"]
     assert report["skipped"][0]["path"] == str(lib / "broken.jpg")
     assert report["stats"]["images_used"] == 3
     csv_lines = (tmp_path / "r.csv").read_text().splitlines()

@@ -219,3 +219,7 @@ def test_a_file_the_report_marks_overlapping_is_never_trashed_from_it(
     capsys.readouterr()
     assert main(["--data-dir", str(tmp_path / "data"), "trash", str(report), "--yes"]) == 0
     assert sorted(p.name for p in library.iterdir()) == before
+    # Said as what it is, not as a reference folder it is not in.
+    err = capsys.readouterr().err
+    assert err.count("it overlaps the file kept (neither holds all of the other)") == 3
+    assert "reference" not in err

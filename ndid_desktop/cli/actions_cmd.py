@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -59,7 +61,8 @@ def run_trash(args: argparse.Namespace) -> int:
 
     try:
         records = DataFolder.at(args.data_dir).scan_records
-        request = trash_request(read_report(args.report), records)
+        report = read_report(args.report)
+        request = trash_request(report, records)
         # The edited report is the user's review, made in a text editor instead of the window;
         # its choices go to the plan the way the window's do.
         review = Review.from_choices(request.choices)
@@ -67,21 +70,56 @@ def run_trash(args: argparse.Namespace) -> int:
     except (ReportError, RecordError, PlanRejected) as exc:
         say(f"ndid: {exc}", sys.stderr)
         return EXIT_USAGE
-    for refusal in plan.refused:
-        say(f"kept   {refusal.path}: {refusal.reason}", sys.stderr)
-    print(f"{len(plan.trash)} files, {plan.bytes / 1e6:.1f} MB to move to the trash")
+    asking = not args.dry_run and not args.yes and sys.stdin.isatty()
+    if args.dry_run or asking:
+        # The whole picture before anything moves: per group, what stays next to what goes.
+        for line in plan_lines(request.choices, plan):
+            say(line)
+    else:
+        for refusal in plan.refused:
+            say(f"kept   {refusal.path}: {refusal.reason}", sys.stderr)
+    would = "would move" if args.dry_run else "to move"
+    print(f"{len(plan.trash)} files, {plan.bytes / 1e6:.1f} MB {would} to the trash")
     if not plan.trash or args.dry_run:
-        for planned in plan.trash:
-            say(f"would trash {planned.file.path} (keeping {planned.keeper.path})")
+        if args.dry_run:
+            print("dry run: nothing moved")
         return EXIT_OK
     if not args.yes:
-        if not sys.stdin.isatty():
+        if not asking:
             print("ndid: not asking without a terminal; add --yes to confirm", file=sys.stderr)
             return EXIT_USAGE
         if input("Move them to the trash? [y/N] ").strip().lower() not in {"y", "yes"}:
             print("nothing moved")
             return EXIT_OK
     return _execute(plan, args)
+
+
+def plan_lines(choices: Sequence[Any], plan: Any) -> list[str]:
+    """Per group of the report: the file kept, then each other file with what happens to it
+    (goes to the trash, or stays and why: a reference, an overlap, another group's keeper, a
+    file changed since the scan...)."""
+    goes = {p.file.path: p for p in plan.trash}
+    goes_real = {p.file.real: p for p in plan.trash}
+    stays = {r.path: r.reason for r in plan.refused}
+    lines: list[str] = []
+    listed: set[str] = set()
+    for number, choice in enumerate(choices, start=1):
+        lines.append(f"group {number}")
+        lines.append(f"  keep  {choice.keep}")
+        for path in choice.members:
+            if path == choice.keep:
+                continue
+            planned = goes.get(path) or goes_real.get(os.path.realpath(path))
+            if path in stays:
+                lines.append(f"  stays {path}: {stays[path]}")
+            elif planned is None:
+                lines.append(f"  stays {path}: not part of the plan")
+            elif planned.file.real in listed:
+                lines.append(f"  goes  {path} (listed in an earlier group)")
+            else:
+                listed.add(planned.file.real)
+                lines.append(f"  goes  {path}")
+    return lines
 
 
 def _execute(plan: Any, args: argparse.Namespace) -> int:
@@ -116,7 +154,7 @@ def run_history(args: argparse.Namespace) -> int:
         print(f"warning: {reading.damaged} damaged lines of {journal.path} were skipped",
               file=sys.stderr)  # fmt: skip
     if not reading.entries:
-        print("nothing has been moved to the trash yet")
+        print("nothing trashed yet")
     for e in reading.entries:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.time))
         say(

@@ -20,14 +20,22 @@ from ndid_desktop.engine.features.model_sets import model_store, resolve
 from ndid_desktop.engine.features.model_store import ModelStore
 from ndid_desktop.engine.files.decode import DecodeError
 from ndid_desktop.engine.groups.derivation import Candidate, Geometry, load_direction_model
-from ndid_desktop.engine.groups.explain import describe_edit
+from ndid_desktop.engine.groups.explain import (
+    describe_edit,
+    evidence_of,
+    reasons_against,
+    signed_shares,
+)
 from ndid_desktop.engine.groups.identical import BYTES, PIXELS
 from ndid_desktop.engine.groups.keeper import keeper_reason
-from ndid_desktop.engine.match.decision import VERIFIED, StagedDecision
+from ndid_desktop.engine.match.decision import VERIFIED, StagedDecision, partial_overlap
 from ndid_desktop.engine.match.decisions import with_verification
-from ndid_desktop.engine.match.signals import measure
+from ndid_desktop.engine.match.signals import measure, reversed_signals
 from ndid_desktop.engine.match.verify import VERIFIERS, PairVerifier
 from ndid_desktop.engine.types import FileEntry, ImageInfo, PairSignals
+
+# Within this of 0.5, P(A is the original) does not say which came first.
+TOO_CLOSE = 0.05
 
 
 @dataclass(frozen=True)
@@ -42,8 +50,10 @@ class Comparison:
     gated: bool
     threshold: float
     duplicate: bool
-    contributions: dict[str, float]  # each feature's share of the deciding stage's logit
-    edits: list[str]
+    # Each feature's term in the deciding stage's logit (coefficient times the standardised
+    # value: its push against an average pair of the calibration set); `shares` in percent.
+    contributions: dict[str, float]
+    edits: list[str]  # how the copy (``copy_side``) differs from the other, in short phrases
     model_set: str
     warnings: tuple[str, ...]
     # How a scan decides it: "identical file"/"identical pixels" (never scored), or the staged
@@ -53,6 +63,12 @@ class Comparison:
     # and the keeper rule's reason for the one it would keep.
     a_is_original: float = 0.5
     original_reason: str = ""
+    copy_side: str = (
+        "B"  # which file ``edits`` describe: the one the direction model calls the copy
+    )
+    # The keypoint check found a shared region but neither shows most of the other: the
+    # probability is capped below the threshold whatever the contributions say.
+    partial: bool = False
 
     @property
     def original(self) -> str:
@@ -60,6 +76,17 @@ class Comparison:
         if self.a_is_original == 0.5:
             return ""
         return "A" if self.a_is_original > 0.5 else "B"
+
+    @property
+    def shares(self) -> dict[str, int]:
+        """Each contribution's share of the total absolute contribution, in whole percent
+        that sum to 100 (largest remainders round up), signed like the contribution."""
+        return signed_shares(self.contributions)
+
+    @property
+    def reasons_against(self) -> list[str]:
+        """The main reasons the pair is not the same picture, in words, strongest first."""
+        return reasons_against(self.contributions, self.signals)
 
 
 def compare(
@@ -101,7 +128,17 @@ def compare(
     )
     identical = None if apart else _identical(a, b)
     probability = 1.0 if identical else decided.probability
+    duplicate = probability >= decision.threshold
     a_first, why = _direction(path_a, path_b, a.info, b.info, signals, config)
+    # Described from the original's side, the way a report describes a copy; in the order
+    # given when the direction is too close to call.
+    copy_side = "A" if a_first < 0.5 - TOO_CLOSE else "B"
+    if identical:
+        edits = [identical]
+    elif copy_side == "A":
+        edits = describe_edit(reversed_signals(signals), b.info, a.info, duplicate)
+    else:
+        edits = describe_edit(signals, a.info, b.info, duplicate)
     return Comparison(
         path_a=path_a,
         path_b=path_b,
@@ -112,14 +149,18 @@ def compare(
         probability=probability,
         gated=decided.gated and identical is None,
         threshold=decision.threshold,
-        duplicate=probability >= decision.threshold,
+        duplicate=duplicate,
         contributions=stage_model.contributions(signals),
-        edits=[identical] if identical else describe_edit(signals, a.info, b.info),
+        edits=edits,
         model_set=models.name,
         warnings=resolved.warnings,
         stage=identical or decided.stage,
         a_is_original=a_first,
         original_reason=why,
+        copy_side=copy_side,
+        partial=(
+            decided.stage == VERIFIED and partial_overlap(signals) and evidence_of(signals).geometry
+        ),
     )
 
 

@@ -28,6 +28,9 @@ class GroupChoice:
     members: tuple[str, ...]
     keep: str
     reference: frozenset[str] = frozenset()  # more files to protect (never fewer than scanned)
+    # Files the keeper only overlaps (neither holds all of the other): protected too, and
+    # named as such when they are refused.
+    overlapping: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class _Resolved:
     members: tuple[RecordedFile, ...]
     keeper: RecordedFile
     protected: frozenset[str]  # canonical paths the user also marked as reference
+    overlapping: frozenset[str] = frozenset()  # canonical paths the keeper only overlaps
 
 
 def plan_trash(
@@ -124,7 +128,8 @@ def _resolve(choice: GroupChoice, record: ScanRecord) -> _Resolved:
     if keeper.real not in members:
         raise PlanRejected(f"the file to keep, {choice.keep}, is not one of its group's members")
     protected = frozenset(_recorded(p, record).real for p in choice.reference)
-    return _Resolved(tuple(members.values()), keeper, protected)
+    overlapping = frozenset(_recorded(p, record).real for p in choice.overlapping)
+    return _Resolved(tuple(members.values()), keeper, protected, overlapping)
 
 
 def _recorded(path: str, record: ScanRecord) -> RecordedFile:
@@ -154,7 +159,11 @@ def _keeper_problem(keeper: RecordedFile, checker: FileChecker) -> str | None:
 def _member_problem(
     member: RecordedFile, group: _Resolved, keepers: set[str], checker: FileChecker
 ) -> str | None:
-    if member.reference or member.real in group.protected:
+    if member.reference:
+        return "it is in a reference folder"
+    if member.real in group.overlapping:
+        return "it overlaps the file kept (neither holds all of the other), so both are kept"
+    if member.real in group.protected:
         return "it is in a reference folder"
     if member.real in keepers:
         return "it is the file kept in another group"

@@ -66,6 +66,7 @@ def _choice(number: int, group: Any, record: ScanRecord) -> GroupChoice:
         raise ReportError(f"group {number} of the report needs a 'keep' path and a 'members' list")
     paths: list[str] = []
     reference: set[str] = set()
+    overlapping: set[str] = set()
     for member in members:
         path = member.get("path") if isinstance(member, dict) else None
         if not isinstance(path, str):
@@ -73,12 +74,14 @@ def _choice(number: int, group: Any, record: ScanRecord) -> GroupChoice:
         paths.append(path)
         flag = member.get("reference", False)
         recorded = record.find(path)
-        # A file the keeper only overlaps (neither holds the other) is kept like a reference.
-        if flag is True or (member.get("overlapping") is True and path != keep):
+        # A file the keeper only overlaps (neither holds the other) is never trashed either.
+        if member.get("overlapping") is True and path != keep:
+            overlapping.add(path)
+        elif flag is True:
             reference.add(path)
         elif recorded is not None and recorded.reference:
             raise PlanRejected(
                 f"{path} is in a reference folder of the scan; the report cannot clear that: "
                 "refused"
             )
-    return GroupChoice(tuple(paths), keep, frozenset(reference))
+    return GroupChoice(tuple(paths), keep, frozenset(reference), frozenset(overlapping))

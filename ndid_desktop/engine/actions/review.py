@@ -61,7 +61,10 @@ class GroupReview:
         # stays in, or the plan could not tell which file must remain.
         kept_out = self.kept_out
         members = tuple(p for p in self.paths if p not in kept_out or p == self.keep)
-        return GroupChoice(members, self.keep, self.protected)
+        overlapping = frozenset(
+            m.path for m in self.members if m.overlapping and m.path != self.keep
+        ) & frozenset(members)
+        return GroupChoice(members, self.keep, self.protected, overlapping)
 
     @property
     def kept_out(self) -> frozenset[str]:
@@ -264,7 +267,15 @@ _UNKNOWN_PICTURE = ImageInfo(width=0, height=0, format="")
 
 def _from_choice(choice: GroupChoice) -> GroupReview:
     members = tuple(
-        Member(path=p, probability=1.0, reason="", reference=False, size=0, info=_UNKNOWN_PICTURE)
+        Member(
+            path=p,
+            probability=1.0,
+            reason="",
+            reference=False,
+            size=0,
+            info=_UNKNOWN_PICTURE,
+            overlapping=p in choice.overlapping,
+        )
         for p in choice.members
     )
     return GroupReview(
