@@ -88,6 +88,9 @@ def scan(
     with timer.stage("discover"):
         found = discover(roots, config, progress, cancel)
     cancel.raise_if_cancelled()
+    # Opening the cache, looking every file up and starting the decode workers takes seconds
+    # on a large library: say so, instead of leaving "discover" at 100% meanwhile.
+    progress(ProgressEvent("features", 0, 0, "looking up the cache"))
     with FeatureCache(config.cache_path) as cache:
         with timer.stage("features"):
             features = compute_features(

@@ -1,20 +1,34 @@
-"""Paints one group as a row of thumbnail cards: resolution, size, format, date, folder, match
-probability, and a KEEP badge with the reason on the file to keep."""
+"""Paints one group as a tile of thumbnail cards: resolution, format, size, date, folder, how it
+matches, a KEEP badge on the file to keep and a "Keep this" button on every other card. Groups
+flow several to a line (dense layout); the thumbnail size is the user's (slider)."""
 
 from __future__ import annotations
 
 import os
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from ndid_desktop.engine.types import Group
+from ndid_desktop.engine.actions.review import GroupReview
+from ndid_desktop.engine.types import Member
+from ndid_desktop.ui.card_text import card_status, group_reason, is_identical, nothing_to_trash
 from ndid_desktop.ui.groups_model import Roles
-from ndid_desktop.ui.thumbnails import ThumbnailCache
+from ndid_desktop.ui.thumbnails import THUMB_SIDE, ThumbnailCache
 
-CARD_W, CARD_H, PAD, HEADER = 176, 262, 8, 26
+PAD, HEADER, BUTTON_H = 8, 24, 20
+# Thumbnails are decoded at THUMB_SIDE: larger cards would only show them blurred.
+MIN_SIDE, MAX_SIDE, DEFAULT_SIDE = 64, THUMB_SIDE, 96
+CARD_FONT_SCALE = 0.9  # the cards' text, a little smaller than the header's: dense, still whole
+TEXT_LINES = 5
+TILE_CACHE = 64  # painted groups kept (a 1600x1000 window shows about 15; ~1 MB each)
+MAX_PER_LINE = 4  # a group wider than this wraps its cards, so several groups share a line
+# The widest metadata line a card must show whole (issue 14: truncated at 1600 px).
+WIDEST_LINE = "00000×00000 · WEBP"
+OVERLAP = "#ef6c00"  # the colour of a file the keeper only overlaps
 
 
 def human_size(n: float) -> str:
@@ -25,24 +39,85 @@ def human_size(n: float) -> str:
     return f"{n:.1f} TB"
 
 
-OVERLAP = "#ef6c00"  # the colour of a file the keeper only overlaps
+@dataclass(frozen=True)
+class CardLayout:
+    """Where a group's header, cards and buttons are, for one thumbnail size and font."""
+
+    side: int  # thumbnail height
+    card_w: int
+    card_h: int
+    line_h: int
+
+    @classmethod
+    def for_font(cls, metrics: QFontMetrics, side: int) -> CardLayout:
+        text_w = max(metrics.horizontalAdvance(WIDEST_LINE), metrics.horizontalAdvance(
+            "000.0 MB · 0000-00-00"))  # fmt: skip
+        card_w = max(side, text_w) + 16
+        card_h = 8 + side + 6 + TEXT_LINES * metrics.height() + 8
+        return cls(side, card_w, card_h, metrics.height())
+
+    def per_line(self, members: int) -> int:
+        return max(1, min(members, MAX_PER_LINE))
+
+    def size(self, members: int) -> QSize:
+        per_line = self.per_line(members)
+        lines = -(-members // per_line)  # ceiling division
+        return QSize(
+            PAD + per_line * (self.card_w + PAD), HEADER + lines * (self.card_h + PAD) + PAD
+        )
+
+    def card(self, item: QRect, i: int, members: int) -> QRect:
+        line, column = divmod(i, self.per_line(members))
+        return QRect(
+            item.left() + PAD + column * (self.card_w + PAD),
+            item.top() + HEADER + line * (self.card_h + PAD),
+            self.card_w,
+            self.card_h,
+        )
+
+    def thumb(self, card: QRect) -> QRect:
+        return QRect(card.left() + 8, card.top() + 8, self.card_w - 16, self.side)
+
+    def keep_button(self, card: QRect) -> QRect:
+        """Over the bottom of the thumbnail: one click makes this card the keeper."""
+        thumb = self.thumb(card)
+        width = min(thumb.width(), 84)
+        return QRect(thumb.right() - width + 1, thumb.bottom() - BUTTON_H + 1, width, BUTTON_H)
+
+    def check_mark(self, item: QRect) -> QRect:
+        """The tick box in the header: in or out of "Trash duplicates"."""
+        return QRect(item.left() + PAD, item.top() + 2, 20, HEADER - 4)
+
+    def member_at(self, item: QRect, members: int, point: QPoint) -> int | None:
+        for i in range(members):
+            if self.card(item, i, members).contains(point):
+                return i
+        return None
 
 
 class GroupDelegate(QStyledItemDelegate):
-    def __init__(self, thumbnails: ThumbnailCache, view: QWidget) -> None:
+    def __init__(self, thumbnails: ThumbnailCache, view: QWidget, side: int = DEFAULT_SIDE) -> None:
         super().__init__()
         self.thumbnails = thumbnails
-        self.view = view  # its width decides how many cards fit on a line
+        self.view = view
+        self.card_font = QFont(view.font())
+        self.card_font.setPointSizeF(view.font().pointSizeF() * CARD_FONT_SCALE)
+        self.layout = CardLayout.for_font(QFontMetrics(self.card_font), side)
+        self._tiles: OrderedDict[int, tuple[GroupReview, tuple[object, ...], QPixmap]] = (
+            OrderedDict()
+        )
 
-    def per_line(self) -> int:
-        return max(1, (self.view.width() - 2 * PAD - 20) // (CARD_W + PAD))
+    def set_side(self, side: int) -> None:
+        """The thumbnail size (the slider): the cards grow or shrink around it."""
+        side = max(MIN_SIDE, min(MAX_SIDE, side))
+        self.layout = CardLayout.for_font(QFontMetrics(self.card_font), side)
+        self.sizeHintChanged.emit(QModelIndex())
 
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> QSize:
-        group: Group = index.data(Roles.GROUP)
-        lines = -(-len(group.members) // self.per_line())  # ceiling division
-        return QSize(PAD + self.per_line() * (CARD_W + PAD), HEADER + lines * (CARD_H + PAD) + PAD)
+        state: GroupReview = index.data(Roles.STATE)
+        return self.layout.size(len(state.members))
 
     def paint(
         self,
@@ -50,9 +125,34 @@ class GroupDelegate(QStyledItemDelegate):
         option: QStyleOptionViewItem,
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
-        group: Group = index.data(Roles.GROUP)
-        keep: str = index.data(Roles.KEEP)
-        selected_for_trash: bool = index.data(Roles.SELECTED)
+        """Draws the group's tile, painted once and kept while nothing on it changes: text
+        is most of a tile's cost, and scrolling repaints the same tiles again and again."""
+        state: GroupReview = index.data(Roles.STATE)
+        rect = option.rect
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        ratio = painter.device().devicePixelRatioF()
+        shown = tuple(self.thumbnails.get(m.path) is not None for m in state.members)
+        key = (rect.width(), rect.height(), selected, ratio, shown, self.layout)
+        cached = self._tiles.get(id(state))
+        if cached is not None and cached[0] is state and cached[1] == key:
+            self._tiles.move_to_end(id(state))
+            painter.drawPixmap(rect.topLeft(), cached[2])
+            return
+        tile = QPixmap(QSize(round(rect.width() * ratio), round(rect.height() * ratio)))
+        tile.setDevicePixelRatio(ratio)
+        tile_painter = QPainter(tile)
+        local = QStyleOptionViewItem(option)
+        local.rect = QRect(0, 0, rect.width(), rect.height())
+        self._paint_group(tile_painter, local, state)
+        tile_painter.end()
+        self._tiles[id(state)] = (state, key, tile)  # the state held: its id is not reused
+        while len(self._tiles) > TILE_CACHE:
+            self._tiles.popitem(last=False)
+        painter.drawPixmap(rect.topLeft(), tile)
+
+    def _paint_group(
+        self, painter: QPainter, option: QStyleOptionViewItem, state: GroupReview
+    ) -> None:
         painter.save()
         rect = option.rect
         palette = option.palette
@@ -60,99 +160,107 @@ class GroupDelegate(QStyledItemDelegate):
             painter.fillRect(rect, palette.highlight().color().lighter(170))
         else:
             painter.fillRect(rect, palette.base())
-        savings = index.data(Roles.SAVINGS)
-        header = QRect(rect.left() + PAD, rect.top() + 4, rect.width() - 2 * PAD, HEADER - 6)
+        painter.setPen(QColor("#bdbdbd"))
+        painter.drawRect(rect.adjusted(2, 2, -3, -3))
+        self._header(painter, option, rect, state)
+        painter.setFont(self.card_font)
+        n = len(state.members)
+        for i, member in enumerate(state.members):
+            self._card(painter, self.layout.card(rect, i, n), member, state)
+        painter.restore()
+
+    def _header(
+        self, painter: QPainter, option: QStyleOptionViewItem, rect: QRect, state: GroupReview
+    ) -> None:
         bold = QFont(option.font)
         bold.setBold(True)
         painter.setFont(bold)
-        mark = "☑" if selected_for_trash else "☐"
-        painter.drawText(
-            header,
-            Qt.AlignmentFlag.AlignVCenter,
-            self.tr("{mark}  {n} files · frees {size} · {reason}").format(
-                mark=mark, n=len(group.members), size=human_size(savings), reason=group.reason
-            ),
-        )
-        painter.setFont(option.font)
-        per_line = self.per_line()
-        for i, member in enumerate(group.members):
-            line, column = divmod(i, per_line)
-            card = QRect(
-                rect.left() + PAD + column * (CARD_W + PAD),
-                rect.top() + HEADER + line * (CARD_H + PAD),
-                CARD_W,
-                CARD_H,
+        painter.setPen(option.palette.text().color())
+        if nothing_to_trash(state):
+            # Overlapping files (neither holds the other), references: nothing can go.
+            head = self.tr("{n} files · all kept, nothing to trash").format(n=len(state.members))
+        else:
+            mark = "☑" if state.selected else "☐"
+            head = self.tr("{mark} {n} files · frees {size}").format(
+                mark=mark, n=len(state.members), size=human_size(state.savings)
             )
-            self._card(painter, card, member, member.path == keep, member.path == group.keep)
-        painter.restore()
+        text = f"{head} · {group_reason(state)}"
+        header = QRect(rect.left() + PAD, rect.top() + 2, rect.width() - 2 * PAD, HEADER - 4)
+        elided = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, header.width())
+        painter.drawText(header, Qt.AlignmentFlag.AlignVCenter, elided)
 
-    def _card(
-        self, painter: QPainter, card: QRect, member: object, kept: bool, suggested: bool
-    ) -> None:
-        from ndid_desktop.engine.types import Member
-
-        assert isinstance(member, Member)
-        # Green: kept; amber: overlaps the keeper (neither holds the other), so kept too; red: goes.
+    def _card(self, painter: QPainter, card: QRect, member: Member, state: GroupReview) -> None:
+        kept = member.path == state.keep
+        stays = kept or member.path in state.kept_out or member.reference
         overlapping = member.overlapping and not kept
-        border = QColor("#2e7d32") if kept else QColor(OVERLAP if overlapping else "#c62828")
+        # Green: kept; amber: overlaps the keeper, so kept too; blue: stays; red: goes.
+        if kept:
+            border = QColor("#2e7d32")
+        elif overlapping:
+            border = QColor(OVERLAP)
+        else:
+            border = QColor("#1565c0" if stays else "#c62828")
         painter.setPen(QPen(border, 3 if kept else 1))
         painter.drawRect(card.adjusted(1, 1, -1, -1))
-        side = self.thumbnails.side
-        thumb_area = QRect(card.left() + 8, card.top() + 8, CARD_W - 16, side)
-        pixmap = self.thumbnails.get(member.path)
-        if pixmap is not None:
-            scaled = pixmap.scaled(
-                thumb_area.size(),
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-            x = thumb_area.left() + (thumb_area.width() - scaled.width()) // 2
-            y = thumb_area.top() + (thumb_area.height() - scaled.height()) // 2
-            painter.drawPixmap(x, y, scaled)
-        else:
-            painter.fillRect(thumb_area, QColor("#e0e0e0"))
-            error = self.thumbnails.error(member.path)
-            painter.setPen(QColor("#616161"))
-            painter.drawText(
-                thumb_area, Qt.AlignmentFlag.AlignCenter, self.tr("cannot show") if error else "…"
-            )
+        self._thumbnail(painter, self.layout.thumb(card), member.path)
         if kept:
-            badge = QRect(card.left() + 8, card.top() + 8, 54, 20)
-            painter.fillRect(badge, QColor("#2e7d32"))
-            painter.setPen(QColor("white"))
-            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, self.tr("KEEP"))
+            self._badge(painter, card, self.tr("KEEP"), "#2e7d32")
         elif overlapping:
-            badge = QRect(card.left() + 8, card.top() + 8, 80, 20)
-            painter.fillRect(badge, QColor(OVERLAP))
-            painter.setPen(QColor("white"))
-            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, self.tr("OVERLAPS"))
+            self._badge(painter, card, self.tr("OVERLAPS"), OVERLAP)
         elif member.reference:
-            badge = QRect(card.left() + 8, card.top() + 8, 80, 20)
-            painter.fillRect(badge, QColor("#1565c0"))
-            painter.setPen(QColor("white"))
-            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, self.tr("REFERENCE"))
-        info = member.info
-        date = info.taken_at or time.strftime("%Y-%m-%d", time.localtime(member.mtime_ns / 1e9))
-        lines = [
-            os.path.basename(member.path),
-            f"{info.width}×{info.height} · {info.format} · {human_size(member.size)}",
-            date,
-            os.path.basename(os.path.dirname(member.path)) + os.sep,
-            self._status(member, suggested, overlapping),
-        ]
+            self._badge(painter, card, self.tr("REFERENCE"), "#1565c0")
+        elif is_identical(member):
+            self._badge(painter, card, self.tr("IDENTICAL"), "#6a1b9a")
+        if not kept:
+            button = self.layout.keep_button(card)
+            painter.fillRect(button, QColor(255, 255, 255, 220))
+            painter.setPen(QColor("#2e7d32"))
+            painter.drawRect(button.adjusted(0, 0, -1, -1))
+            painter.drawText(button, Qt.AlignmentFlag.AlignCenter, self.tr("Keep this"))
         painter.setPen(QColor("#212121"))
-        text = QRect(card.left() + 8, card.top() + side + 14, CARD_W - 16, CARD_H - side - 18)
         metrics = painter.fontMetrics()
-        for j, line in enumerate(lines):
-            elided = metrics.elidedText(line, Qt.TextElideMode.ElideMiddle, text.width())
-            painter.drawText(text.left(), text.top() + (j + 1) * metrics.height(), elided)
+        top = card.top() + 8 + self.layout.side + 6
+        width = card.width() - 16
+        for j, line in enumerate(card_lines(member, state)):
+            elided = metrics.elidedText(line, Qt.TextElideMode.ElideMiddle, width)
+            painter.drawText(card.left() + 8, top + j * metrics.height() + metrics.ascent(), elided)
 
-    def _status(self, member: object, suggested: bool, overlapping: bool) -> str:
-        from ndid_desktop.engine.types import Member
+    def _thumbnail(self, painter: QPainter, area: QRect, path: str) -> None:
+        pixmap = self.thumbnails.get(path)
+        if pixmap is None:
+            painter.fillRect(area, QColor("#e0e0e0"))
+            painter.setPen(QColor("#616161"))
+            error = self.thumbnails.error(path)
+            painter.drawText(
+                area, Qt.AlignmentFlag.AlignCenter, self.tr("cannot show") if error else "…"
+            )
+            return
+        fast = Qt.TransformationMode.FastTransformation  # painted on every scroll step
+        scaled = pixmap.scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio, fast)
+        x = area.left() + (area.width() - scaled.width()) // 2
+        y = area.top() + (area.height() - scaled.height()) // 2
+        painter.drawPixmap(x, y, scaled)
 
-        assert isinstance(member, Member)
-        if suggested:
-            return self.tr("original (suggested)")
-        if overlapping:
-            return self.tr("overlapping, both kept")
-        return self.tr("match {p:.0%}").format(p=member.probability)
+    def _badge(self, painter: QPainter, card: QRect, text: str, colour: str) -> None:
+        width = painter.fontMetrics().horizontalAdvance(text) + 12
+        badge = QRect(card.left() + 8, card.top() + 8, width, 18)
+        painter.fillRect(badge, QColor(colour))
+        painter.setPen(QColor("white"))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+
+
+def card_lines(member: Member, state: GroupReview) -> list[str]:
+    """The text of one card, one line each (a card is wide enough for every line but the
+    name, folder and status, which are elided in the middle when long)."""
+    info = member.info
+    if info.taken_at:
+        date = info.taken_at[:10].replace(":", "-")  # EXIF writes 2022:04:15 23:09:25
+    else:
+        date = time.strftime("%Y-%m-%d", time.localtime(member.mtime_ns / 1e9))
+    return [
+        os.path.basename(member.path),
+        f"{info.width}×{info.height} · {info.format}",
+        f"{human_size(member.size)} · {date}",
+        os.path.basename(os.path.dirname(member.path)) + os.sep,
+        card_status(state, member),
+    ]

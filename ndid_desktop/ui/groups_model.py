@@ -12,6 +12,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistent
 
 from ndid_desktop.engine.actions.review import GroupReview, KeeperRule, Review, SortKey
 from ndid_desktop.engine.types import Group
+from ndid_desktop.ui.card_text import group_reason
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -22,12 +23,14 @@ class Roles(IntEnum):
     SAVINGS = Qt.ItemDataRole.UserRole + 3  # bytes freed by trashing the others
     PROBABILITY = Qt.ItemDataRole.UserRole + 4  # the weakest member's match probability
     SELECTED = Qt.ItemDataRole.UserRole + 5  # chosen for "trash the others"
+    STATE = Qt.ItemDataRole.UserRole + 6  # the whole GroupReview (keeper, exclusions, ...)
 
 
 class GroupListModel(QAbstractListModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._review = Review()
+        self._sort_key: SortKey = "savings"  # what the sort box shows, applied to every review
 
     # --- Qt model interface
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -42,7 +45,7 @@ class GroupListModel(QAbstractListModel):
                 n=len(state.members), name=os.path.basename(state.keep)
             )
         if role == Qt.ItemDataRole.ToolTipRole:
-            return state.group.reason
+            return group_reason(state)
         if role == Qt.ItemDataRole.CheckStateRole:
             return Qt.CheckState.Checked if state.selected else Qt.CheckState.Unchecked
         if role == Roles.GROUP:
@@ -55,6 +58,8 @@ class GroupListModel(QAbstractListModel):
             return state.weakest
         if role == Roles.SELECTED:
             return state.selected
+        if role == Roles.STATE:
+            return state
         return None
 
     def setData(self, index: Index, value: object, role: int = Qt.ItemDataRole.EditRole) -> bool:
@@ -70,7 +75,7 @@ class GroupListModel(QAbstractListModel):
             self._review = self._review.choose_keeper(row, value)
         else:
             return False
-        self.dataChanged.emit(index, index, [role])
+        self.dataChanged.emit(index, index)  # every role: labels, reason and savings follow
         return True
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -91,9 +96,14 @@ class GroupListModel(QAbstractListModel):
         self.set_review(Review.from_groups(groups))
 
     def set_review(self, review: Review) -> None:
+        """Show ``review``, in the order the sort box says."""
         self.beginResetModel()
-        self._review = review
+        self._review = review.sorted_by(self._sort_key)
         self.endResetModel()
+
+    @property
+    def sort_key(self) -> SortKey:
+        return self._sort_key
 
     def state(self, row: int) -> GroupReview:
         return self._review[row]
@@ -103,7 +113,11 @@ class GroupListModel(QAbstractListModel):
 
     def next_keeper(self, row: int) -> None:
         self._review = self._review.next_keeper(row)
-        self.dataChanged.emit(self.index(row), self.index(row), [Roles.KEEP])
+        self.dataChanged.emit(self.index(row), self.index(row))
+
+    def choose_keeper(self, row: int, path: str) -> bool:
+        """Make ``path`` the file this group keeps (one click on its card)."""
+        return self.setData(self.index(row), path, Roles.KEEP)
 
     def split(self, row: int, moved: Collection[str]) -> None:
         """Split a group in place (see Review.split): its row goes, its parts come in."""
@@ -141,10 +155,17 @@ class GroupListModel(QAbstractListModel):
     def sort_by(self, key: SortKey) -> None:
         """'savings' (largest first), 'probability' (least sure first) or 'folder'."""
         self.layoutAboutToBeChanged.emit()
+        self._sort_key = key
+        before = self._review.groups
         self._review = self._review.sorted_by(key)
+        # Selections and the current row follow their groups to the new rows.
+        moved_to = {id(g): row for row, g in enumerate(self._review.groups)}
+        for old in self.persistentIndexList():
+            row = moved_to[id(before[old.row()])]
+            self.changePersistentIndex(old, self.index(row))
         self.layoutChanged.emit()
 
     def _replace_keepers(self, review: Review) -> None:
         self._review = review
         if len(review):
-            self.dataChanged.emit(self.index(0), self.index(len(review) - 1), [Roles.KEEP])
+            self.dataChanged.emit(self.index(0), self.index(len(review) - 1))

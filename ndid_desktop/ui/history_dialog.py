@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -34,6 +36,19 @@ class HistoryDialog(QDialog):
         self.resize(900, 500)
         self.journal = journal
         self.list = QListWidget()
+        self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.list.itemSelectionChanged.connect(self._update_button)
+        self.empty = QLabel(
+            self.tr(
+                "Nothing has been moved to the trash yet.\n\nWhen you trash duplicates, every "
+                "file moved is listed here, and you can put it back with Restore."
+            )
+        )
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.empty)
+        self.pages.addWidget(self.list)
         self.message = QLabel()
         self.message.setWordWrap(True)
         restore_button = QPushButton(self.tr("Restore selected"))
@@ -46,7 +61,7 @@ class HistoryDialog(QDialog):
         buttons.addStretch()
         buttons.addWidget(close)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.list, 1)
+        layout.addWidget(self.pages, 1)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
         self._fill()
@@ -65,13 +80,24 @@ class HistoryDialog(QDialog):
             )
             item.setData(256, entry)
             self.list.addItem(item)
-        self.restore_button.setEnabled(bool(reading.entries))
-        if not reading.entries:
-            self.message.setText(self.tr("Nothing has been moved to the trash yet."))
-        elif reading.damaged:
-            self.message.setText(
+        self.pages.setCurrentWidget(self.list if reading.entries else self.empty)
+        notes = []
+        if reading.problem:  # not "nothing moved": NDID cannot tell
+            unreadable = self.tr("The journal cannot be read: {why}").format(why=reading.problem)
+            self.empty.setText(unreadable)
+            notes.append(unreadable)
+        if reading.damaged:
+            notes.append(
                 self.tr("{n} damaged lines of the journal were skipped.").format(n=reading.damaged)
             )
+        if notes:
+            self.message.setText("\n".join(notes))
+        self._update_button()
+
+    def _update_button(self) -> None:
+        """Restore is for trashed files only, and only once one is selected."""
+        chosen = self.list.selectedItems()
+        self.restore_button.setEnabled(any(_restorable(i.data(256)) for i in chosen))
 
     def _reconcile(self) -> None:
         from ndid_desktop.engine.actions import default_locator
@@ -86,7 +112,7 @@ class HistoryDialog(QDialog):
         messages = []
         for item in self.list.selectedItems():
             entry: JournalEntry = item.data(256)
-            if entry.action == "trash" and entry.status == "trashed":
+            if _restorable(entry):
                 message = restore(entry.path)
                 status = "restored" if message.startswith("restored") else "not restored"
                 self.journal.append({"action": "restore", "path": entry.path, "status": status,
@@ -94,3 +120,7 @@ class HistoryDialog(QDialog):
                 messages.append(message)
         self.message.setText("\n".join(messages) or self.tr("Select a trashed file first."))
         self._fill()
+
+
+def _restorable(entry: JournalEntry) -> bool:
+    return entry.action == "trash" and entry.status == "trashed"

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QSettings, Qt, QThread
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, Qt, QThread
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QListView,
     QMainWindow,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -38,27 +38,26 @@ from ndid_desktop.engine.actions import (
     execute,
     load_record,
     plan_trash,
+    restore,
 )
+from ndid_desktop.engine.actions.review import GroupReview, Review, SortKey
 from ndid_desktop.engine.actions.verdicts import Verdicts
 from ndid_desktop.engine.config import DEFAULT_EXTENSIONS, ScanConfig
 from ndid_desktop.engine.progress import ProgressEvent
 from ndid_desktop.engine.types import ScanReport
 from ndid_desktop.ui.folders import FolderPanel
-from ndid_desktop.ui.group_delegate import GroupDelegate, human_size
+from ndid_desktop.ui.group_delegate import human_size
+from ndid_desktop.ui.group_view import GroupView
 from ndid_desktop.ui.groups_model import GroupListModel, Roles
+from ndid_desktop.ui.progress_text import StageClock, describe
 from ndid_desktop.ui.settings_dialog import SettingsDialog, UserSettings
 from ndid_desktop.ui.thumbnails import ThumbnailCache
+from ndid_desktop.ui.trash_confirm import TrashConfirmDialog, TrashScope, plural
 from ndid_desktop.ui.worker import ScanFunction, ScanWorker, engine_scan
 from ndid_desktop.workspace import DataFolder, ScanOptions, scan_config
 
-STAGES = {
-    "discover": "Finding photos",
-    "features": "Reading photos",
-    "candidates": "Searching for look-alikes",
-    "decide": "Comparing pairs",
-    "verify": "Checking keypoints",
-    "group": "Grouping",
-}
+SORT_KEYS: tuple[SortKey, ...] = ("savings", "probability", "folder")
+RestoreFunction = Callable[[str], str]  # puts a trashed file back; says what happened
 
 
 @dataclass(frozen=True)
@@ -72,6 +71,7 @@ class AppContext:
     user_locks: tuple[Path, ...] = ()  # held by every NDID process of the user while trashing
     confirm: bool = True  # tests answer the confirmation themselves
     scan: ScanFunction = engine_scan  # tests hand in a stand-in that returns a prepared report
+    restore_file: RestoreFunction = restore  # Undo after trashing (tests: from their fake trash)
 
     @property
     def folder(self) -> DataFolder:
@@ -87,7 +87,8 @@ class MainWindow(QMainWindow):
         self.report: ScanReport | None = None
         self.worker: ScanWorker | None = None
         self.scan_thread: QThread | None = None
-        self._started = 0.0
+        self._clock = StageClock()
+        self._undo: tuple[Review, tuple[str, ...]] | None = None  # the review before, the files
         self.journal = Journal(context.folder.journal, context.user_locks)
         self.verdicts = Verdicts(context.folder.verdicts)
 
@@ -107,7 +108,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_scan)
         self.progress = QProgressBar()
-        self.status = QLabel(self.tr("Add the folders that hold your photos, then Scan."))
+        self.status = QLabel()
         self.status.setWordWrap(True)
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -124,40 +125,80 @@ class MainWindow(QMainWindow):
 
         self.thumbnails = ThumbnailCache(parent=self)
         self.groups = GroupListModel(self)
-        self.view = QListView()
+        self.view = GroupView(self.thumbnails)
         self.view.setModel(self.groups)
-        self.view.setItemDelegate(GroupDelegate(self.thumbnails, self.view))
-        self.view.setResizeMode(QListView.ResizeMode.Adjust)  # re-wrap cards on resize
-        self.view.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
-        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self.view.doubleClicked.connect(self.compare_selected)
+        self.view.keep_clicked.connect(self.choose_keeper)
+        self.view.card_activated.connect(self.compare_member)
+        self.view.tick_clicked.connect(self.toggle_row)
         self.thumbnails.ready.connect(self._thumbnail_ready)
-        self.placeholder = QLabel(self.tr("Add your photo folders on the left, then Scan.\n"
-                                          "Groups of duplicates appear here."))  # fmt: skip
+        self.placeholder = QLabel()
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.review = QStackedWidget()
         self.review.addWidget(self.placeholder)
         self.review.addWidget(self.view)
+        self.undo_button = QPushButton(self.tr("Undo"))
+        self.undo_button.setToolTip(self.tr("Put the files just moved back where they were"))
+        self.undo_button.clicked.connect(self.undo_trash)
+        self.undo_button.hide()
+        self.statusBar().addPermanentWidget(self.undo_button)
         splitter = QSplitter()
         splitter.addWidget(left)
-        splitter.addWidget(self.review)
+        splitter.addWidget(self._review_pane())
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([300, 1000])
         self.setCentralWidget(splitter)
         self._actions()
         self._restore()
+        self.folders.changed.connect(self._show_ready)
+        for signal in (
+            self.groups.modelReset, self.groups.rowsInserted, self.groups.rowsRemoved,
+            self.groups.dataChanged, self.groups.layoutChanged,
+            self.view.selectionModel().selectionChanged, self.view.selectionModel().currentChanged,
+        ):  # fmt: skip
+            signal.connect(self._update_actions)
+        self._show_ready()
+        self._update_actions()
+
+    def _review_pane(self) -> QWidget:
+        """The review grid with its bar: filters, path search and the thumbnail size."""
+        from ndid_desktop.ui.filter_bar import FilterBar
+
+        self.filter_bar = FilterBar(self.groups, self.view)
+        pane = QWidget()
+        layout = QVBoxLayout(pane)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.filter_bar)
+        layout.addWidget(self.review, 1)
+        return pane
+
+    def _show_ready(self) -> None:
+        """The first words say what to do next, for the folders actually in the list."""
+        if self.worker is not None or self.report is not None:
+            return
+        n = len(self.folders.paths())
+        if n:
+            ready = self.tr("Press Scan to look for duplicates in the {n} folders on the left.")
+            text = ready.format(n=n)
+        else:
+            text = self.tr("Add the folders that hold your photos on the left, then Scan.")
+        self.placeholder.setText(text + "\n" + self.tr("Groups of duplicates appear here."))
+        self.status.setText(text)
 
     # --- actions and keyboard
     def _actions(self) -> None:
         bar = QToolBar(self.tr("Actions"))
         self.addToolBar(bar)
+        self._needs: dict[QAction, str] = {}
 
         def action(
             text: str,
             slot: object,
             shortcut: QKeySequence | QKeySequence.StandardKey | Qt.Key | str | None = None,
+            needs: str = "",
         ) -> QAction:
             a = QAction(text, self)
+            if needs:  # "groups": any group on the list; "row": a group selected
+                self._needs[a] = needs
             a.triggered.connect(slot)
             if shortcut is not None:
                 a.setShortcut(QKeySequence(shortcut))
@@ -166,30 +207,50 @@ class MainWindow(QMainWindow):
             return a
 
         self.trash_action = action(
-            self.tr("Trash duplicates…"), self.trash_selected, QKeySequence.StandardKey.Delete
+            self.tr("Trash duplicates…"), self.trash_selected, QKeySequence.StandardKey.Delete,
+            "trash",
+        )  # fmt: skip
+        self.compare_action = action(
+            self.tr("Compare"), self.compare_selected, Qt.Key.Key_Return, "row"
         )
-        action(self.tr("Compare"), self.compare_selected, Qt.Key.Key_Return)
-        action(self.tr("Toggle group"), self.toggle_selected, Qt.Key.Key_Space)
-        action(self.tr("Next keeper"), self.next_keeper, "K")
-        action(self.tr("Not duplicates"), self.mark_not_duplicates)
-        action(self.tr("Split group…"), self.split_group)
+        action(self.tr("Toggle group"), self.toggle_selected, Qt.Key.Key_Space, "row")
+        action(self.tr("Next keeper"), self.next_keeper, "K", "row")
+        action(self.tr("Not duplicates"), self.mark_not_duplicates, None, "row")
+        action(self.tr("Split group…"), self.split_group, None, "row")
         bar.addSeparator()
-        action(self.tr("Keep suggested"), self.groups.keep_suggested)
-        action(self.tr("Keep highest resolution"), lambda: self.groups.keep_by_rule("resolution"))
-        action(self.tr("Keep oldest"), lambda: self.groups.keep_by_rule("oldest"))
-        action(self.tr("Keep in folder…"), self.keep_in_folder)
+        action(self.tr("Keep suggested"), self.groups.keep_suggested, None, "groups")
+        action(
+            self.tr("Keep highest resolution"),
+            lambda: self.groups.keep_by_rule("resolution"), None, "groups",
+        )  # fmt: skip
+        action(self.tr("Keep oldest"), lambda: self.groups.keep_by_rule("oldest"), None, "groups")
+        action(self.tr("Keep in folder…"), self.keep_in_folder, None, "groups")
         bar.addSeparator()
         self.sort = QComboBox()
         self.sort.addItems(
             [self.tr("sort: savings"), self.tr("sort: least sure first"), self.tr("sort: folder")]
         )
-        self.sort.currentIndexChanged.connect(
-            lambda i: self.groups.sort_by(("savings", "probability", "folder")[i])
-        )
+        self.sort.setCurrentIndex(SORT_KEYS.index(self.groups.sort_key))
+        self.sort.currentIndexChanged.connect(lambda i: self.groups.sort_by(SORT_KEYS[i]))
         bar.addWidget(self.sort)
-        action(self.tr("Export…"), self.export)
+        action(self.tr("Export…"), self.export, None, "report")
         action(self.tr("History"), self.show_history)
         action(self.tr("Settings…"), self.edit_settings)
+
+    def _update_actions(self) -> None:
+        """Each action is enabled only when there is something for it to act on."""
+        has_groups = self.groups.rowCount() > 0
+        has_row = has_groups and bool(self._selected_rows())
+        can_trash = any(s.selected and s.savings for s in self.groups.states())
+        enabled = {
+            "groups": has_groups,
+            "row": has_row,
+            "trash": can_trash,
+            "report": self.report is not None,
+        }
+        for a, needs in self._needs.items():
+            a.setEnabled(enabled[needs])
+        self.sort.setEnabled(has_groups)
 
     def _selected_rows(self) -> list[int]:
         rows = sorted({i.row() for i in self.view.selectionModel().selectedIndexes()})
@@ -199,10 +260,24 @@ class MainWindow(QMainWindow):
 
     def toggle_selected(self) -> None:
         for row in self._selected_rows():
-            index = self.groups.index(row)
-            selected = self.groups.data(index, Roles.SELECTED)
-            state = Qt.CheckState.Unchecked if selected else Qt.CheckState.Checked
-            self.groups.setData(index, state, Qt.ItemDataRole.CheckStateRole)
+            self.toggle_row(row)
+
+    def toggle_row(self, row: int) -> None:
+        """In or out of "Trash duplicates" (the tick box on the group)."""
+        index = self.groups.index(row)
+        selected = self.groups.data(index, Roles.SELECTED)
+        state = Qt.CheckState.Unchecked if selected else Qt.CheckState.Checked
+        self.groups.setData(index, state, Qt.ItemDataRole.CheckStateRole)
+
+    def choose_keeper(self, row: int, path: str) -> None:
+        """One click on a card's "Keep this": that file is the group's keeper."""
+        if self.groups.choose_keeper(row, path):
+            state = self.groups.state(row)
+            self.status.setText(
+                self.tr("Keeping {name}; this group now frees {size}.").format(
+                    name=os.path.basename(path), size=human_size(state.savings)
+                )
+            )
 
     def next_keeper(self) -> None:
         """Make the next member of the current group the file to keep."""
@@ -277,7 +352,7 @@ class MainWindow(QMainWindow):
         self.scan_thread.finished.connect(self._on_thread_finished)
         self.scan_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self._started = time.monotonic()
+        self._clock = StageClock()
         self.status.setText(self.tr("Starting…"))
         self.placeholder.setText(self.tr("Scanning… the groups appear here when the scan ends."))
         self.review.setCurrentWidget(self.placeholder)
@@ -289,19 +364,11 @@ class MainWindow(QMainWindow):
             self.status.setText(self.tr("Cancelling after the current batch…"))
 
     def _on_progress(self, event: ProgressEvent) -> None:
-        name = self.tr(STAGES.get(event.stage, event.stage))
-        if event.total:
-            self.progress.setRange(0, event.total)
-            self.progress.setValue(event.done)
-            text = f"{name}: {event.done} / {event.total}"
-            elapsed = time.monotonic() - self._started
-            if event.stage == "features" and event.done:
-                eta = elapsed / event.done * (event.total - event.done)
-                text += self.tr(" — about {s} s left").format(s=int(eta))
-        else:
-            self.progress.setRange(0, 0)
-            text = f"{name}… {event.message}"
-        self.status.setText(text)
+        shown = describe(event, self._clock, time.monotonic())
+        self.progress.setRange(0, shown.maximum)  # 0..0: busy, no count known
+        self.progress.setValue(shown.value)
+        self.progress.setFormat("%v / %m" if shown.maximum else "")
+        self.status.setText(shown.text)
 
     def _on_report(self, report: ScanReport) -> None:
         self.report = report
@@ -332,8 +399,12 @@ class MainWindow(QMainWindow):
         self.status.setText(text)
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
-        if report.groups:
-            self.view.setCurrentIndex(self.groups.index(0))
+        self.progress.setFormat(self.tr("done"))
+        if report.groups:  # the keyboard starts on the first group, nothing selected yet
+            self.view.selectionModel().setCurrentIndex(
+                self.groups.index(0), QItemSelectionModel.SelectionFlag.NoUpdate
+            )
+        self._update_actions()
 
     def _on_failed(self, message: str) -> None:
         self.status.setText(self.tr("The scan stopped: ") + message.splitlines()[0])
@@ -363,16 +434,34 @@ class MainWindow(QMainWindow):
 
     # --- decisions
     def compare_selected(self, index: QModelIndex | None = None) -> None:
-        from ndid_desktop.ui.compare import CompareDialog
-
+        """Return: the keeper against the first other file of the current group."""
         rows = self._selected_rows()
         if not rows:
             return
         state = self.groups.state(rows[0])
-        others = [m for m in state.members if m.path != state.keep]
-        keeper = next(m for m in state.members if m.path == state.keep)
+        others = [m.path for m in state.members if m.path != state.keep]
         if others:
-            CompareDialog(keeper, others[0], self).exec()
+            self.compare_member(rows[0], others[0])
+
+    def compare_member(self, row: int, path: str) -> None:
+        """A double click on a card: the keeper against that very file."""
+        from ndid_desktop.ui.compare import CompareDialog
+
+        state = self.groups.state(row)
+        if path == state.keep:  # the keeper itself: against the first other file
+            path = next((m.path for m in state.members if m.path != state.keep), path)
+        if path == state.keep:
+            return
+        group_id = id(state.group)
+
+        def keep(chosen: str) -> None:
+            # The list may have changed while the dialog was open: find the group again.
+            for r, s in enumerate(self.groups.states()):
+                if id(s.group) == group_id:
+                    self.choose_keeper(r, chosen)
+                    return
+
+        CompareDialog.for_group(state.members, state.keep, path, self, on_keep=keep).exec()
 
     def mark_not_duplicates(self) -> None:
         rows = self._selected_rows()
@@ -403,12 +492,50 @@ class MainWindow(QMainWindow):
     def trash_choices(self) -> list[GroupChoice]:
         return self.groups.review.trash_choices()
 
-    def _plan(self) -> TrashPlan | None:
-        """The plan for the ticked groups, checked against the scan's record on disk now."""
+    def trash_scopes(self) -> tuple[list[TrashScope], int]:
+        """What "Trash duplicates" may cover, each checked against the scan's record now: the
+        selected groups (when some are selected), the ticked groups a filter shows (when it
+        hides some) and every ticked group; and which is meant: the first of these."""
+        ticked = [s for s in self.groups.states() if s.selected]
+        selection = sorted({i.row() for i in self.view.selectionModel().selectedIndexes()})
+        chosen = [self.groups.state(r) for r in selection]
+        scopes = []
+        if chosen and chosen != ticked:
+            label = plural(
+                len(chosen), self.tr("only the selected group"),
+                self.tr("only the {n} selected groups"),
+            )  # fmt: skip
+            scopes.append(self._scope(label, chosen))
+        shown = [
+            s for r, s in enumerate(self.groups.states())
+            if s.selected and not self.view.isRowHidden(r)
+        ]  # fmt: skip
+        if shown and len(shown) < len(ticked):  # a filter hides some ticked groups
+            label = self.tr("the ticked groups the filter shows ({groups})").format(
+                groups=plural(len(shown), self.tr("1 group"), self.tr("{n} groups"))
+            )
+            scopes.append(self._scope(label, shown))
+        if ticked:
+            label = self.tr("every ticked group ({groups})").format(
+                groups=plural(len(ticked), self.tr("1 group"), self.tr("{n} groups"))
+            )
+            scopes.append(self._scope(label, ticked))
+        found = [s for s in scopes if s is not None]
+        return found, 0
+
+    def _scope(self, label: str, states: list[GroupReview]) -> TrashScope | None:
+        choices = tuple(s.choice() for s in states)
+        plan = self._plan(list(choices))
+        if plan is None:
+            return None
+        return TrashScope(label, tuple(states), choices, plan)
+
+    def _plan(self, choices: list[GroupChoice]) -> TrashPlan | None:
+        """The plan for these choices, checked against the scan's record on disk now."""
         assert self.report is not None
         try:
             record = load_record(self.context.folder.scan_records, self.report.stats.scan_id)
-            return plan_trash(self.trash_choices(), record)
+            return plan_trash(choices, record)
         except (RecordError, PlanRejected) as exc:
             self.status.setText(self.tr("Nothing moved: {why}").format(why=exc))
             return None
@@ -416,44 +543,38 @@ class MainWindow(QMainWindow):
     def trash_selected(self) -> None:
         if self.report is None:
             return
-        plan = self._plan()
-        if plan is None:
+        scopes, default = self.trash_scopes()
+        if not scopes:
             return
-        if not plan.trash:
+        if not any(s.plan.trash for s in scopes):
             self.status.setText(self.tr("Nothing to move to the trash."))
             return
-        if self.context.confirm and not self._confirm_trash(plan):
+        scope = self._confirm_trash(scopes, default) if self.context.confirm else scopes[default]
+        if scope is None:
             return
         # Checked again now that the user said yes: the dialog may have been open for a while.
         # Only files the user confirmed may go, and only those still safe.
-        again = self._plan()
+        again = self._plan(list(scope.choices))
         if again is None:
             return
-        confirmed = {p.file.real for p in plan.trash}
+        confirmed = {p.file.real for p in scope.plan.trash}
         again = replace(again, trash=tuple(p for p in again.trash if p.file.real in confirmed))
+        before = self.groups.review
         try:
             outcomes = execute(again, self.journal, self.context.trash, self.context.locate)
         except (ActionLockError, OSError) as exc:
             self.status.setText(self.tr("Nothing moved: {why}").format(why=exc))
             return
-        self._after_trash(outcomes, len(plan.trash) - len(again.trash))
+        self._after_trash(outcomes, len(scope.plan.trash) - len(again.trash), before)
 
-    def _confirm_trash(self, plan: TrashPlan) -> bool:
-        question = self.tr(
-            "Move {n} files ({size}) to the trash? The file to keep in each ticked group stays."
-        ).format(n=len(plan.trash), size=human_size(plan.bytes))
-        if plan.refused:
-            question += "\n\n" + self.tr("{n} files will not be touched:").format(
-                n=len(plan.refused)
-            )
-            question += "\n" + "\n".join(f"{r.path}: {r.reason}" for r in plan.refused[:10])
-        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
-        answer = QMessageBox.question(
-            self, self.tr("Move to trash"), question, buttons, QMessageBox.StandardButton.No
-        )
-        return answer == QMessageBox.StandardButton.Yes
+    def _confirm_trash(self, scopes: list[TrashScope], default: int) -> TrashScope | None:
+        """The user's answer: the scope to trash, or None (No is the default button)."""
+        dialog = TrashConfirmDialog(scopes, default, self.thumbnails, self)
+        if dialog.exec() != TrashConfirmDialog.DialogCode.Accepted:
+            return None
+        return dialog.chosen
 
-    def _after_trash(self, outcomes: list[Outcome], no_longer_safe: int) -> None:
+    def _after_trash(self, outcomes: list[Outcome], no_longer_safe: int, before: Review) -> None:
         gone = {o.path for o in outcomes if o.status == "trashed"}
         self.groups.remove_trashed(gone)
         failed = [o for o in outcomes if o.status != "trashed"]
@@ -464,6 +585,40 @@ class MainWindow(QMainWindow):
         if failed:
             text += "\n" + "\n".join(f"{o.path}: {o.message}" for o in failed[:10])
         self.status.setText(text)
+        if gone:
+            self._undo = (before, tuple(sorted(gone)))
+            self.statusBar().showMessage(
+                self.tr("Moved {n} files to the trash.").format(n=len(gone))
+            )
+            self.undo_button.show()
+        self._update_actions()
+
+    def undo_trash(self) -> None:
+        """Put back what the last trash action moved (the journal's restore), and its groups."""
+        if self._undo is None:
+            return
+        before, paths = self._undo
+        self._undo = None
+        self.undo_button.hide()
+        restored, messages = 0, []
+        for path in paths:
+            message = self.context.restore_file(path)
+            ok = message.startswith("restored")
+            restored += ok
+            status = "restored" if ok else "not restored"
+            try:
+                self.journal.append(
+                    {"action": "restore", "path": path, "status": status, "message": message}
+                )
+            except OSError as exc:  # the file is back; say that the journal could not say so
+                messages.append(str(exc))
+            if not ok:
+                messages.append(message)
+        self.groups.set_review(before)
+        text = self.tr("Undo: {n} of {m} files put back.").format(n=restored, m=len(paths))
+        self.status.setText("\n".join([text, *messages[:10]]))
+        self.statusBar().showMessage(text)
+        self._update_actions()
 
     def export(self) -> None:
         if self.report is None:

@@ -3,6 +3,7 @@ models folder with what it holds."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +32,18 @@ class UserSettings:
 
 
 def expected_precision(points: list[list[float]], threshold: float) -> tuple[float, float] | None:
-    """(precision, recall) the calibration measured at the nearest threshold at or below."""
-    usable = [p for p in points if p[0] <= threshold + 1e-9]
-    if not usable:
+    """(precision, recall) the calibration measured, read off its operating points at this
+    threshold: straight-line between the two points around it, so the words follow the slider
+    (the calibration keeps a point only every few hundredths). Past the last point, the last
+    one's; below the first, None: nothing was measured there."""
+    ordered = sorted(points)
+    if not ordered or threshold < ordered[0][0] - 1e-9:
         return None
-    _, precision, recall = usable[-1]
+    for (t0, p0, r0), (t1, p1, r1) in itertools.pairwise(ordered):
+        if t0 - 1e-9 <= threshold <= t1 + 1e-9:
+            share = (threshold - t0) / (t1 - t0) if t1 > t0 else 0.0
+            return p0 + share * (p1 - p0), r0 + share * (r1 - r0)
+    _, precision, recall = ordered[-1]
     return precision, recall
 
 
@@ -88,11 +96,17 @@ class SettingsDialog(QDialog):
         threshold = self.slider.value() / 1000
         measured = expected_precision(self.points, threshold)
         if measured is None:
-            text = self.tr("threshold {t:.3f}").format(t=threshold)
+            lowest = min((p[0] for p in self.points), default=None)
+            text = self.tr("threshold {t:.3f}: not measured on the calibration photos").format(
+                t=threshold
+            )
+            if lowest is not None:
+                below = self.tr(" (their lowest measured threshold is {t:.2f})")
+                text += below.format(t=lowest)
         else:
             text = self.tr(
-                "threshold {t:.3f}: on the calibration photos, {p:.1%} of the pairs it accepts "
-                "were real duplicates, and it found {r:.0%} of them"
+                "threshold {t:.3f}: on the calibration photos, {p:.2%} of the pairs it accepts "
+                "were real duplicates, and it found {r:.1%} of them"
             ).format(t=threshold, p=measured[0], r=measured[1])
         self.meaning.setText(text)
 

@@ -35,11 +35,14 @@ class _Job(QRunnable):
 
     def run(self) -> None:
         try:
-            image = load_qimage(self.path, self.side)
-        except Exception as exc:  # an unreadable file shows a placeholder, never crashes
-            self.signals.failed.emit(self.path, str(exc))
-        else:
-            self.signals.loaded.emit(self.path, image)
+            try:
+                image = load_qimage(self.path, self.side)
+            except Exception as exc:  # an unreadable file shows a placeholder, never crashes
+                self.signals.failed.emit(self.path, str(exc))
+            else:
+                self.signals.loaded.emit(self.path, image)
+        except RuntimeError:
+            pass  # the cache was deleted meanwhile (its window closed): no one to tell
 
 
 class ThumbnailCache(QObject):

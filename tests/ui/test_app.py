@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt
 
-from ndid_desktop.engine.actions import TrashPlan
 from ndid_desktop.engine.config import Root, ScanConfig
 from ndid_desktop.engine.evaluation.attacks import ManifestRow
 from ndid_desktop.engine.progress import CancelToken, ProgressCallback, ProgressEvent
 from ndid_desktop.engine.types import ScanReport
 from ndid_desktop.ui.groups_model import GroupListModel, Roles
 from ndid_desktop.ui.main_window import AppContext, MainWindow
+from ndid_desktop.ui.trash_confirm import TrashScope
 
 if TYPE_CHECKING:
     from pytestqt.modeltest import ModelTester
@@ -82,10 +82,13 @@ def test_scan_fills_the_grid_and_the_model_is_sound(
     assert window.groups.rowCount() == len(window.report.groups) > 0
     qtmodeltester.check(window.groups)
     first = window.groups.index(0)
-    assert window.groups.data(first, Roles.KEEP) == window.report.groups[0].keep
+    state = window.groups.state(0)  # the largest savings first, as the sort box says
+    assert state.group in window.report.groups
+    assert state.savings == max(s.savings for s in window.groups.states())
+    assert window.groups.data(first, Roles.KEEP) == state.group.keep
     assert "groups" in window.status.text()
     window.view.grab()  # paint: thumbnails are requested for visible rows
-    keep = window.report.groups[0].keep
+    keep = state.keep
     qtbot.waitUntil(lambda: window.thumbnails.get(keep) is not None, timeout=20_000)
 
 
@@ -164,11 +167,12 @@ def test_trash_is_checked_again_when_the_user_confirms(
         )
     window.context = replace(window.context, confirm=True)
 
-    def user_waits_then_says_yes(plan: TrashPlan) -> bool:
+    def user_waits_then_says_yes(scopes: list[TrashScope], default: int) -> TrashScope:
+        plan = scopes[default].plan
         assert len(plan.trash) == sum(1 for m in first.members if m.path != first.keep
                                       and not m.overlapping)  # fmt: skip
         os.remove(first.keep)  # e.g. another program deleted it meanwhile
-        return True
+        return scopes[default]
 
     window._confirm_trash = user_waits_then_says_yes  # type: ignore[method-assign]
     window.trash_selected()
@@ -207,7 +211,10 @@ def test_sensitivity_is_explained_as_measured_precision() -> None:
     from ndid_desktop.ui.settings_dialog import expected_precision
 
     points = [[0.5, 0.9, 0.95], [0.9, 0.99, 0.8], [0.99, 0.999, 0.6]]
-    assert expected_precision(points, 0.95) == (0.99, 0.8)
+    assert expected_precision(points, 0.9) == pytest.approx((0.99, 0.8))
+    # Between two measured points, read off the straight line between them.
+    assert expected_precision(points, 0.945) == pytest.approx((0.9945, 0.7))
+    assert expected_precision(points, 0.999) == pytest.approx((0.999, 0.6))
     assert expected_precision(points, 0.4) is None
 
 
