@@ -177,6 +177,25 @@ VERIFIERS: Final[Mapping[str, PairVerifier]] = {ORB_HOMOGRAPHY.name: ORB_HOMOGRA
 
 def match_features(a: LocalFeatures, b: LocalFeatures, orientation: int) -> Verification:
     """Geometric verification of a against b turned by ``orientation``."""
+    fit = _fit(a, b, orientation)
+    return fit if isinstance(fit, Verification) else _measured(fit)
+
+
+@dataclass(frozen=True, eq=False)
+class _Fit:
+    """A check's matches and the homography RANSAC found for them."""
+
+    side_a: Oriented
+    side_b: Oriented
+    src: NDArray[np.float32]  # (N, 1, 2): ratio-tested matches in b's turned frame
+    dst: NDArray[np.float32]  # (N, 1, 2): the same matches in a's frame
+    mask: NDArray[np.bool_]  # (N,): RANSAC's inliers
+    homography: NDArray[np.float64]  # b's turned frame onto a's
+    inverse: NDArray[np.float64]
+
+
+def _fit(a: LocalFeatures, b: LocalFeatures, orientation: int) -> _Fit | Verification:
+    """The matches and their homography, or the check's result when there is none."""
     import cv2
 
     side_a, side_b = oriented(a, 0), oriented(b, orientation)
@@ -196,22 +215,82 @@ def match_features(a: LocalFeatures, b: LocalFeatures, orientation: int) -> Veri
     if found[0] is None or found[1] is None:
         return NO_MATCH
     homography = np.asarray(found[0], dtype=np.float64)
-    inliers = int(np.asarray(found[1]).sum())
     try:
         inverse = np.asarray(np.linalg.inv(homography), dtype=np.float64)
     except np.linalg.LinAlgError:
         return NO_MATCH
-    b_in_a = _outline(side_b, homography)
-    a_in_b = _outline(side_a, inverse)
+    mask = np.asarray(found[1]).reshape(-1).astype(bool)
+    return _Fit(side_a, side_b, src, dst, mask, homography, inverse)
+
+
+def _measured(fit: _Fit) -> Verification:
+    """The check's signals from its fit: inliers, and how much each picture covers of the
+    other."""
+    side_a, side_b = fit.side_a, fit.side_b
+    inliers = int(fit.mask.sum())
+    b_in_a = _outline(side_b, fit.homography)
+    a_in_b = _outline(side_a, fit.inverse)
     coverage_ab = _overlap(b_in_a, side_a)
     coverage_ba = _overlap(a_in_b, side_b)
     return Verification(
         inliers,
-        inliers / len(good),
+        inliers / len(fit.mask),
         coverage_ab,
         coverage_ba,
         _detail_outside(side_a, b_in_a, coverage_ab),
         _detail_outside(side_b, a_in_b, coverage_ba),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Correspondences:
+    """The evidence behind one check: its inlier matches, each point in its own picture's
+    working frame (local.py: the decoded picture, the right way up, reduced to VERIFY_SIDE;
+    b *not* turned), and the homography that maps b's working frame onto a's."""
+
+    points_a: NDArray[np.float32]  # (N, 2): x, y
+    points_b: NDArray[np.float32]  # (N, 2): the same N matches in b
+    homography: NDArray[np.float64] | None  # None when the check found no model
+    verification: Verification  # exactly what ``OrbHomography.verify`` returns for the call
+    working_a: tuple[int, int]  # (width, height) of each working frame
+    working_b: tuple[int, int]
+
+
+def correspondences(a: bytes, b: bytes, orientation: int) -> Correspondences:
+    """The inlier matches behind ``ORB_HOMOGRAPHY.verify(a, b, orientation)``: the same check,
+    run from the same side, so these are the points its inlier count counted."""
+    if b < a:  # verify's canonical side: see OrbHomography.verify
+        turned = INVERSE_ORIENTATION[orientation]
+        seen = _correspond(LocalFeatures.from_bytes(b), LocalFeatures.from_bytes(a), turned)
+        return _swapped_correspondences(seen)
+    return _correspond(LocalFeatures.from_bytes(a), LocalFeatures.from_bytes(b), orientation)
+
+
+def _correspond(a: LocalFeatures, b: LocalFeatures, orientation: int) -> Correspondences:
+    sizes = (a.width, a.height), (b.width, b.height)
+    fit = _fit(a, b, orientation)
+    if isinstance(fit, Verification):
+        none = np.zeros((0, 2), np.float32)
+        return Correspondences(none, none.copy(), None, fit, *sizes)
+    points_a = fit.dst.reshape(-1, 2)[fit.mask]
+    turned = fit.src.reshape(-1, 2)[fit.mask].astype(np.float64)
+    back = fit.side_b.to_picture  # b's turned frame -> its own
+    points_b = turned @ back[:2, :2].T + back[:2, 2]
+    homography = fit.homography @ np.linalg.inv(back)  # b's own frame -> a's
+    return Correspondences(
+        np.asarray(points_a, np.float32),
+        np.asarray(points_b, np.float32),
+        homography,
+        _measured(fit),
+        *sizes,
+    )
+
+
+def _swapped_correspondences(c: Correspondences) -> Correspondences:
+    """The same correspondences seen from the other picture's side."""
+    inverse = None if c.homography is None else np.asarray(np.linalg.inv(c.homography))
+    return Correspondences(
+        c.points_b, c.points_a, inverse, swapped(c.verification), c.working_b, c.working_a
     )
 
 
