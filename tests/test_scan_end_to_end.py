@@ -217,3 +217,20 @@ def test_a_scan_runs_on_any_executor(tmp_path: Path, encoder: Encoder) -> None:
     pooled = scan([Root(tmp_path)], ScanConfig(), encoder=encoder)
     assert [g.members for g in here.groups] == [g.members for g in pooled.groups]
     assert {Path(g.keep).name for g in here.groups} >= {"00.jpg", "01.jpg", "02.jpg"}
+
+
+def test_every_copy_says_how_it_differs(
+    scanned: ScanReport, tiny_library: tuple[Path, list[ManifestRow]]
+) -> None:
+    """The words the cards show come from the engine, per member, against the file matched."""
+    root, rows = tiny_library
+    edit_of = {str(root / r.file): r.edit for r in rows}
+    described = {
+        edit_of.get(m.path, ""): m.signals["edits"]
+        for g in scanned.groups
+        for m in g.duplicates
+        if "identical" not in m.signals
+    }
+    assert described and all(isinstance(words, list) for words in described.values())
+    resized = [w for e, words in described.items() if e.startswith("resize") for w in words]
+    assert any(w.startswith("smaller") for w in resized), described

@@ -542,3 +542,12 @@ def test_a_cards_tooltip_has_what_the_card_elides(window: MainWindow) -> None:
     window.view.doItemsLayout()
     text = window.view.card_tooltip(_card_centre(window, 0, 1))
     assert text == "/photos/a/f1.jpg\nmatch 98%\nsame picture (98%): resized to 50%"
+
+
+def test_a_card_says_how_its_file_differs_in_the_engines_words() -> None:
+    keeper = _member("/p/a.jpg", probability=1.0, reason="kept: it is the oldest")
+    copy = _member("/p/b.png", signals={"edits": ["smaller: 50%", "PNG conversion of the JPEG"]})
+    plain = _member("/p/c.jpg", probability=0.97)
+    state = GroupReview(Group(keeper.path, keeper.reason, (keeper, copy, plain)), keeper.path)
+    assert card_status(state, copy) == "smaller: 50%, PNG conversion of the JPEG · 98%"
+    assert card_status(state, plain) == "match 97%"  # no words from the engine: none invented

@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 
 from ndid_desktop.engine.features.extract import FeatureSet
-from ndid_desktop.engine.groups.explain import pair_reason
+from ndid_desktop.engine.groups.explain import describe_edit, pair_reason
 from ndid_desktop.engine.groups.grouping import RawGroup
 from ndid_desktop.engine.groups.identical import Collapsed, IdenticalCopy
 from ndid_desktop.engine.match.decisions import Decisions
@@ -78,6 +78,8 @@ def _group(
         if overlapping:
             reason += "; overlapping: the keeper does not hold all of it, so both are kept"
         evidence = {**signals.as_dict(), "gated": pair.decision.gated, "stage": pair.decision.stage}
+        # How it differs from the member it matched, in short phrases the cards show.
+        evidence["edits"] = describe_edit(signals, features.infos[other], features.infos[m], True)
         if other != k:  # the probability and signals are against that member, not the keeper
             evidence["through"] = features.entries[other].path
         members.append(_member(features, m, p, reason, evidence, overlapping))
