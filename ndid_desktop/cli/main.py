@@ -32,6 +32,15 @@ examples:
 """
 
 
+COMPARE_DESCRIPTION = """\
+Compare two picture files the way a scan would: every signal measured between them,
+the probability that they are the same picture and the decision, what moved it, how
+the copy differs from the original and which file is the original. Unlike a scan,
+compare always runs the keypoint check (in the model sets that have one), to show
+every signal; the probability is still the one a scan would report. Nothing is
+cached or changed."""
+
+
 def _add_scan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--models",
@@ -41,7 +50,8 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
         default="standard",
         help="'standard': hashes + EfficientNet-Lite0 + keypoint check (default, works "
         "offline); 'fast': perceptual hashes only; 'thorough': ResNet-50, with CLIP for "
-        "ambiguous pairs (needs their weights: see 'ndid models')",
+        "ambiguous pairs; 'copydetect': Meta's SSCD copy-detection embedding + keypoint "
+        "check ('thorough' and 'copydetect' need their weights: see 'ndid models')",
     )
     p.add_argument(
         "--download",
@@ -52,6 +62,7 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
         "--threshold",
         type=float,
         default=None,
+        metavar="P",
         help="decision threshold on the match probability (default: the "
         "calibration's, chosen for 99.5%% precision)",
     )
@@ -59,6 +70,7 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
         "--calibration",
         type=Path,
         default=None,
+        metavar="FILE",
         help="a calibration file (default: your own from 'ndid calibrate --auto', else the "
         "bundled one)",
     )
@@ -108,20 +120,34 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--workers", type=int, default=0, help="decode processes (default: cores)")
     _add_scan_options(scan)
 
-    compare = sub.add_parser("compare", help="compare two files and explain the decision")
-    compare.add_argument("a", type=Path)
-    compare.add_argument("b", type=Path)
-    compare.add_argument("--json", action="store_true", help="print JSON instead of prose")
+    compare = sub.add_parser(
+        "compare",
+        help="compare two files and explain the decision",
+        description=COMPARE_DESCRIPTION,
+        epilog="examples:\n"
+        "  ndid compare photo.jpg photo-small.jpg      why they match (or not)\n"
+        "  ndid compare --json a.jpg b.png             every number, for scripts",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    compare.add_argument("a", type=Path, metavar="A", help="the first picture file")
+    compare.add_argument("b", type=Path, metavar="B", help="the second picture file")
+    compare.add_argument(
+        "--json", action="store_true", help="print every field as JSON instead of prose"
+    )
     _add_scan_options(compare)
 
     from ndid_desktop.cli.actions_cmd import add_action_parsers
     from ndid_desktop.cli.calibrate_cmd import add_calibrate_parser, add_eval_parser
+    from ndid_desktop.cli.index_cmd import add_index_parsers
     from ndid_desktop.cli.models_cmd import add_models_parser
+    from ndid_desktop.cli.serve_cmd import add_serve_parser
 
     add_calibrate_parser(sub)
     add_eval_parser(sub)
     add_models_parser(sub)
     add_action_parsers(sub)
+    add_index_parsers(sub)
+    add_serve_parser(sub)
     return parser
 
 
@@ -282,7 +308,12 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.json:
         from dataclasses import asdict
 
-        data = {**asdict(result), "original": result.original}
+        data = {
+            **asdict(result),
+            "original": result.original,
+            "shares": result.shares,
+            "reasons_against": [] if result.duplicate else result.reasons_against,
+        }
         print(json.dumps(data, indent=2, ensure_ascii=True))
         return EXIT_OK
     print(_explain(result))
@@ -290,45 +321,145 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def _explain(c: object) -> str:
+    """`ndid compare` in prose: the verdict, which file is the original and how the copy
+    differs, then every signal read from A to B, and what moved the decision."""
     from ndid_desktop.engine.compare import Comparison
-    from ndid_desktop.engine.features.hashes import ORIENTATIONS
 
     assert isinstance(c, Comparison)
-    s = c.signals
-    verdict = "SAME PICTURE" if c.duplicate else "different pictures"
+    verdict = "SAME PICTURE" if c.duplicate else "NOT THE SAME PICTURE"
     lines = [
         f"{verdict}: probability {c.probability:.3f} (threshold {c.threshold:.3f})",
-        f"  A: {c.path_a}  {c.info_a.width}x{c.info_a.height} {c.info_a.format}",
-        f"  B: {c.path_b}  {c.info_b.width}x{c.info_b.height} {c.info_b.format}",
-        "",
-        "signals:",
-        f"  orientation of B          {ORIENTATIONS[s.orientation][0]}",
-        f"  pHash / dHash / wHash     {s.phash} / {s.dhash} / {s.whash} bits of 64 apart",
+        f"  A: {c.path_a}  {_picture(c.info_a)}",
+        f"  B: {c.path_b}  {_picture(c.info_b)}",
+    ]
+    if c.duplicate:
+        lines += _original_lines(c)
+    else:
+        reasons = c.reasons_against
+        short = f"the signals together fall short of the threshold ({c.probability:.3f})"
+        lines.append("not the same picture: " + ("; ".join(reasons) if reasons else short))
+        if c.partial:
+            lines.append("  (a shared region only: neither picture shows most of the other)")
+        if c.edits:  # the geometry ties them together all the same
+            other = "B" if c.copy_side == "A" else "A"
+            lines.append(f"if {c.copy_side} is a copy of {other}, it is: " + ", ".join(c.edits))
+    lines += ["", "signals (B measured against A):", *_signal_lines(c), ""]
+    lines += _decision_lines(c)
+    return "\n".join(lines)
+
+
+def _picture(info: object) -> str:
+    from ndid_desktop.engine.types import ImageInfo
+
+    assert isinstance(info, ImageInfo)
+    text = f"{info.width}x{info.height} {info.format}"
+    return text + (f", quality {info.jpeg_quality}" if info.jpeg_quality is not None else "")
+
+
+def _original_lines(c: object) -> list[str]:
+    from ndid_desktop.engine.compare import TOO_CLOSE, Comparison
+    from ndid_desktop.engine.groups.identical import BYTES, PIXELS
+
+    assert isinstance(c, Comparison)
+    keeper = "A" if c.a_is_original >= 0.5 else "B"
+    p = max(c.a_is_original, 1.0 - c.a_is_original)
+    why = c.original_reason.removeprefix("kept: ")
+    if p < 0.5 + TOO_CLOSE:
+        line = f"which is the original: too close to call; a scan would keep {keeper} — {why}"
+    else:
+        line = f"{keeper} is the original (probability {p:.2f}): {why}"
+    other = "B" if c.copy_side == "A" else "A"
+    if c.stage in (BYTES, PIXELS):
+        return [line, f"{c.copy_side} differs from {other}: not at all ({c.stage})"]
+    edits = ", ".join(c.edits) if c.edits else "no edit that the signals can name"
+    return [line, f"{c.copy_side} differs from {other}: {edits}"]
+
+
+def _signal_lines(c: object) -> list[str]:
+    import math
+
+    from ndid_desktop.engine.compare import Comparison
+    from ndid_desktop.engine.features.hashes import QUARTER_TURNS
+    from ndid_desktop.engine.groups.explain import TURNS, evidence_of
+
+    assert isinstance(c, Comparison)
+    s, a, b = c.signals, c.info_a, c.info_b
+    ev = evidence_of(s, c.duplicate)
+    if not ev.aligned and not ev.geometry:
+        # Not even the closest orientation is named: for unrelated pictures it means nothing.
+        turn = f"none lines them up (the hashes stay {s.phash} of 64 bits apart at best)"
+    else:
+        turn = f"B is A {TURNS[s.orientation]}" if s.orientation else "B lines up with A as it is"
+    pixels = b.pixels / max(a.pixels, 1)
+    if a.pixels == b.pixels:
+        size = f"the same number of pixels ({a.width}x{a.height})"
+    else:
+        size = f"B is {math.sqrt(pixels):.0%} of A's size ({pixels:.0%} of its pixels)"
+    aspect_b = 1.0 / b.aspect if s.orientation in QUARTER_TURNS else b.aspect
+    shape = (
+        f"the same aspect ratio ({a.aspect:.2f})"
+        if s.aspect_log_ratio < 0.005
+        else f"aspect ratio {a.aspect:.2f} for A, {aspect_b:.2f} for B"
+        + (" once turned" if s.orientation in QUARTER_TURNS else "")
+    )
+    lines = [
+        f"  orientation               {turn}",
+        f"  size                      {size}",
+        f"  shape                     {shape}",
+        f"  pHash / dHash / wHash     {s.phash} / {s.dhash} / {s.whash} of 64 bits differ "
+        "(0: identical, about 32: unrelated)",
     ]
     if s.cosine is not None:
-        lines.append(f"  embedding cosine          {s.cosine:.4f}")
-    lines += [
-        f"  aspect / area log-ratio   {s.aspect_log_ratio:.3f} / {s.area_log_ratio:.3f}",
-        f"  keypoints in agreement    {s.inliers} (ratio {s.inlier_ratio:.2f})",
-        f"  B covers {s.coverage_ab:.0%} of A; A covers {s.coverage_ba:.0%} of B",
-        "",
-        f"decision: cheap signals gave {c.cheap_probability:.3f}; "
-        + (
-            "ambiguous, so the keypoint check decided"
-            if c.gated
-            else "clear enough that a scan would not run the keypoint check"
-        ),
-        "what moved the decision (share of the log-odds):",
-    ]
+        lines.append(f"  embedding cosine          {s.cosine:.4f} (1: the same content)")
+    if s.gate_cosine is not None:
+        lines.append(f"  CLIP cosine               {s.gate_cosine:.4f}")
+    if s.inliers is None:
+        lines.append(f"  keypoints in agreement    not checked ('{c.model_set}' has no check)")
+        return lines
+    lines.append(
+        f"  keypoints in agreement    {s.inliers} ({s.inlier_ratio or 0.0:.0%} of the matches)"
+    )
+    if ev.geometry:
+        lines.append(
+            f"  overlap                   B shows {s.coverage_ab or 0.0:.0%} of A; "
+            f"A shows {s.coverage_ba or 0.0:.0%} of B"
+        )
+    else:
+        lines.append("  overlap                   none found (no clean geometry)")
+    return lines
+
+
+def _decision_lines(c: object) -> list[str]:
+    from ndid_desktop.engine.compare import Comparison
+    from ndid_desktop.engine.groups.explain import FEATURE_LABELS
+    from ndid_desktop.engine.match.decision import CHEAP, UNVERIFIED, USER, VERIFIED
+
+    assert isinstance(c, Comparison)
+    cheap = f"decision: the cheap signals gave {c.cheap_probability:.3f}"
+    how = {
+        CHEAP: f"{cheap}, clear enough that a scan would not run the keypoint check",
+        VERIFIED: f"{cheap}, in the band a scan checks, so the keypoint check decided",
+        UNVERIFIED: f"{cheap}, in the band a scan checks, but the check could not be had, "
+        "so they decided",
+        USER: "decision: you marked these two as different pictures",
+    }
+    if c.stage not in how:  # identical file / identical pixels: never scored
+        return [f"decision: {c.stage}; a scan groups them as copies without scoring them"]
+    lines = [how[c.stage]]
+    if c.partial:
+        lines.append("  capped at 0.49: neither picture shows most of the other")
+    if c.stage == USER:
+        return lines
+    lines.append(
+        "what moved it (each signal's push on the log-odds, against an average calibration "
+        "pair, and its share of all the pushes):"
+    )
+    shares = c.shares
     for name, value in sorted(c.contributions.items(), key=lambda kv: -abs(kv[1])):
-        lines.append(f"  {name:18s} {value:+.2f}")
-    if c.edits:
-        lines.append("how B differs from A: " + ", ".join(c.edits))
-    if c.duplicate:
-        who = c.original or "neither (nothing tells them apart)"
-        p = c.a_is_original if c.original != "B" else 1.0 - c.a_is_original
-        lines.append(f"the original: {who} (probability {p:.2f}); {c.original_reason}")
-    return "\n".join(lines)
+        label = FEATURE_LABELS.get(name, name)
+        toward = "same" if value >= 0.005 else "different" if value <= -0.005 else "neither"
+        lines.append(f"  {label:26s}{value:+7.2f} {abs(shares[name]):4d}%  toward {toward}")
+    return lines
 
 
 if __name__ == "__main__":
