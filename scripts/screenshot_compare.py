@@ -2,7 +2,7 @@
 crop of it, scanned for real (so the probability and reasons are the scan's), the dialog
 opened on the crop with "Matches" on, and the dialog written to a PNG.
 
-    python scripts/screenshot_compare.py docs/images/compare-keypoints.png
+    python scripts/screenshot_compare.py docs/images/compare-keypoints-crop.png
     python scripts/screenshot_compare.py OUT.png --photo PATH --crop 0.7 --show-for 5
 
 It grabs the dialog itself, so it runs offscreen (QT_QPA_PLATFORM=offscreen, the default

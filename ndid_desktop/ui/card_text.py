@@ -42,7 +42,7 @@ def card_status(state: GroupReview, member: Member) -> str:
         return member.reason  # the engine's words: "identical file to …" / "identical pixels …"
     edits = member.signals.get("edits") or []
     if edits:  # the engine's words for how it differs: "smaller: 50%, PNG conversion of the JPEG"
-        return _tr("{edits} · {p:.0%}").format(edits=", ".join(edits), p=member.probability)
+        return _tr("{p:.0%} · {edits}").format(edits=", ".join(edits), p=member.probability)
     return _tr("match {p:.0%}").format(p=member.probability)
 
 

@@ -52,6 +52,10 @@ class CardLayout:
     def for_font(cls, metrics: QFontMetrics, side: int) -> CardLayout:
         text_w = max(metrics.horizontalAdvance(WIDEST_LINE), metrics.horizontalAdvance(
             "000.0 MB · 0000-00-00"))  # fmt: skip
+        # At the default size and above a card fits its metadata; smaller thumbnails shrink
+        # the card with them (the lines elide, the tooltip has them), so more groups fit a line.
+        if side < DEFAULT_SIDE:
+            text_w = min(text_w, max(side, text_w * side // DEFAULT_SIDE))
         card_w = max(side, text_w) + 16
         card_h = 8 + side + 6 + TEXT_LINES * metrics.height() + 8
         return cls(side, card_w, card_h, metrics.height())
@@ -221,8 +225,14 @@ class GroupDelegate(QStyledItemDelegate):
         metrics = painter.fontMetrics()
         top = card.top() + 8 + self.layout.side + 6
         width = card.width() - 16
-        for j, line in enumerate(card_lines(member, state)):
-            elided = metrics.elidedText(line, Qt.TextElideMode.ElideMiddle, width)
+        lines = card_lines(member, state)
+        for j, line in enumerate(lines):
+            # Names and folders keep both ends; the status line is read from its start
+            # ("98% · PNG conversion of…"), the tooltip has all of it.
+            mode = (
+                Qt.TextElideMode.ElideRight if j == len(lines) - 1 else Qt.TextElideMode.ElideMiddle
+            )
+            elided = metrics.elidedText(line, mode, width)
             painter.drawText(card.left() + 8, top + j * metrics.height() + metrics.ascent(), elided)
 
     def _thumbnail(self, painter: QPainter, area: QRect, path: str) -> None:

@@ -549,5 +549,17 @@ def test_a_card_says_how_its_file_differs_in_the_engines_words() -> None:
     copy = _member("/p/b.png", signals={"edits": ["smaller: 50%", "PNG conversion of the JPEG"]})
     plain = _member("/p/c.jpg", probability=0.97)
     state = GroupReview(Group(keeper.path, keeper.reason, (keeper, copy, plain)), keeper.path)
-    assert card_status(state, copy) == "smaller: 50%, PNG conversion of the JPEG · 98%"
+    assert card_status(state, copy) == "98% · smaller: 50%, PNG conversion of the JPEG"
     assert card_status(state, plain) == "match 97%"  # no words from the engine: none invented
+
+
+def test_smaller_thumbnails_make_narrower_cards(qtbot: QtBot) -> None:
+    from PySide6.QtGui import QFont
+
+    from ndid_desktop.ui.group_delegate import DEFAULT_SIDE, MIN_SIDE, CardLayout
+
+    metrics = QFontMetrics(QFont())
+    small = CardLayout.for_font(metrics, MIN_SIDE)
+    default = CardLayout.for_font(metrics, DEFAULT_SIDE)
+    assert small.card_w < default.card_w  # so the dense setting fits more groups on a line
+    assert small.card_w >= MIN_SIDE + 16  # never narrower than its thumbnail
