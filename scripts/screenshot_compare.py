@@ -16,11 +16,10 @@ import argparse
 import os
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
+from screenshots import wait_until  # beside this script: python puts its folder on the path
 
 DEV_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "dev-photos"
 
@@ -37,22 +36,6 @@ def make_pair(photo: Path, folder: Path, share: float) -> tuple[Path, Path]:
     crop = folder / f"crop-of-{photo.stem}.jpg"
     rgb.crop((x, y, x + w, y + h)).save(crop, quality=80)  # a re-saved copy
     return original, crop
-
-
-def wait_until(done: Callable[[], bool], seconds: float) -> None:
-    """Runs the event loop until ``done()`` or for ``seconds``. An event loop, not a loop of
-    processEvents(): PySide6 6.12's processEvents() crashed ("none_dealloc") whenever another
-    Python thread ran at the same time, as the dialog's keypoint matching does."""
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    loop = QEventLoop()
-    deadline = time.monotonic() + seconds
-    poll = QTimer()
-    poll.setInterval(50)
-    poll.timeout.connect(lambda: loop.quit() if done() or time.monotonic() > deadline else None)
-    poll.start()
-    loop.exec()
-    poll.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
