@@ -28,7 +28,7 @@ from ndid_desktop.engine.features.cache import CachedImage, FeatureCache
 from ndid_desktop.engine.features.extract import FeatureSet
 from ndid_desktop.engine.features.hashes import ORIENTATIONS
 from ndid_desktop.engine.groups.explain import pair_reason
-from ndid_desktop.engine.groups.identical import BYTES, PIXELS
+from ndid_desktop.engine.groups.identical import identical_kind
 from ndid_desktop.engine.match.cheap import cheap_scores
 from ndid_desktop.engine.match.decisions import Decisions, decide_pairs, scored_rows
 from ndid_desktop.engine.match.second_look import Looker
@@ -198,7 +198,10 @@ def _matches(
     for row in rows:
         c = column[row]
         path = both.entries[c].path
-        same = _identical(both, q, c)
+        same = identical_kind(
+            (both.fingerprints[q], both.fingerprints[c]),
+            (both.pixel_digests[q], both.pixel_digests[c]),
+        )
         if same is not None:
             name = os.path.basename(both.entries[q].path)
             accepted.append(Match(path, 1.0, same, f"{same} to {name}", {"identical": same}))
@@ -214,12 +217,3 @@ def _matches(
         (accepted if p >= threshold else others).append(match)
     order = lambda m: (-m.probability, m.path)  # noqa: E731
     return tuple(sorted(accepted, key=order)), tuple(sorted(others, key=order))
-
-
-def _identical(rows: FeatureRows, a: int, b: int) -> str | None:
-    """The scan's collapse rule (groups/identical.py): same bytes, else same pixels."""
-    if rows.fingerprints[a] and rows.fingerprints[a] == rows.fingerprints[b]:
-        return BYTES
-    if rows.pixel_digests[a] and rows.pixel_digests[a] == rows.pixel_digests[b]:
-        return PIXELS
-    return None

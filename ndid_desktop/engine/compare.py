@@ -26,7 +26,7 @@ from ndid_desktop.engine.groups.explain import (
     reasons_against,
     signed_shares,
 )
-from ndid_desktop.engine.groups.identical import BYTES, PIXELS
+from ndid_desktop.engine.groups.identical import identical_kind
 from ndid_desktop.engine.groups.keeper import keeper_reason
 from ndid_desktop.engine.match.decision import VERIFIED, StagedDecision, partial_overlap
 from ndid_desktop.engine.match.decisions import with_verification
@@ -126,7 +126,11 @@ def compare(
     stage_model = (
         decision.verified if decided.stage == VERIFIED and decision.verified else decision.cheap
     )
-    identical = None if apart else _identical(a, b)
+    identical = (
+        None
+        if apart
+        else identical_kind((a.fingerprint, b.fingerprint), (a.pixel_digest, b.pixel_digest))
+    )
     probability = 1.0 if identical else decided.probability
     duplicate = probability >= decision.threshold
     a_first, why = _direction(path_a, path_b, a.info, b.info, signals, config)
@@ -184,15 +188,6 @@ def _direction(
 def _entry(path: str) -> FileEntry:
     st = os.stat(path)
     return FileEntry(path, os.path.dirname(path), False, st.st_size, st.st_mtime_ns)
-
-
-def _identical(a: Extracted, b: Extracted) -> str | None:
-    """The scan's collapse rule (groups/identical.py): same bytes, else same pixels."""
-    if a.fingerprint and a.fingerprint == b.fingerprint:
-        return BYTES
-    if a.pixel_digest and a.pixel_digest == b.pixel_digest:
-        return PIXELS
-    return None
 
 
 def _require_file(path: str) -> None:

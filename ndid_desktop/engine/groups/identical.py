@@ -20,6 +20,17 @@ from ndid_desktop.engine.groups.derivation import Candidate
 BYTES, PIXELS = "identical file", "identical pixels"
 
 
+def identical_kind(
+    fingerprints: tuple[str | None, str | None], pixel_digests: tuple[str | None, str | None]
+) -> str | None:
+    """The collapse rule for one pair: the same bytes, else the same pixels, else None."""
+    if fingerprints[0] and fingerprints[0] == fingerprints[1]:
+        return BYTES
+    if pixel_digests[0] and pixel_digests[0] == pixel_digests[1]:
+        return PIXELS
+    return None
+
+
 @dataclass(frozen=True)
 class IdenticalCopy:
     index: int
