@@ -24,7 +24,7 @@ def missing(names: tuple[str, ...]) -> list[str]:
 
 def require(*names: str) -> None:
     """Raise ClusterExtraMissing naming the modules of ``names`` that are not importable."""
-    absent = missing(names)
+    absent = missing(tuple(dict.fromkeys(names)))  # a command may name a module twice
     if absent:
         needs = "; ".join(f"{n} ({MODULES.get(n, 'the cluster extra')})" for n in absent)
         raise ClusterExtraMissing(
