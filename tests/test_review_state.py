@@ -208,3 +208,22 @@ def test_overlapping_files_start_kept_and_the_suggested_keeper_stays_if_one_is_c
     assert choice.keep == "/c/collage.jpg"
     assert set(_paths(choice)) == {"/c/collage.jpg", "/c/small.jpg"}
     assert chosen[0].savings == 400
+
+
+def test_an_overlapping_file_is_never_planned_for_the_trash(tmp_path: Path) -> None:
+    """Through the real plan: a file the keeper only overlaps is refused with its own reason,
+    even when the user took it back into the trash, and from a report's choice alike."""
+    lib = tmp_path / "lib"
+    a, b, c = (photo(lib, f"{n}.jpg", n.encode() * 8) for n in "abc")
+    s = scanned(tmp_path / "records", [[a, b, c]], [lib])
+    group = s.report.groups[0]
+    overlapping = tuple(replace(m, overlapping=m.path == str(b)) for m in group.members)
+    review = Review.from_groups([replace(group, members=overlapping)])
+    taken_back = review.include_file(0, str(b))
+    assert str(b) in taken_back.trash_choices()[0].members  # the user asked for it to go
+    reason = "it overlaps the file kept (neither holds all of the other), so both are kept"
+    for choices in (taken_back.trash_choices(), [GroupChoice(
+            (str(a), str(b), str(c)), str(a), overlapping=frozenset({str(b)}))]):  # fmt: skip
+        plan = plan_trash(Review.from_choices(choices).trash_choices(), s.record)
+        assert [p.file.path for p in plan.trash] == [str(c)]
+        assert [(r.path, r.reason) for r in plan.refused] == [(str(b), reason)]
